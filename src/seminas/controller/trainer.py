@@ -1,0 +1,125 @@
+"""Training, prediction and generation around a :class:`Controller`.
+
+Targets are standardised with the mean and standard deviation of the labeled set in hand (never
+constants computed from a whole benchmark, which would leak information a real search lacks).
+Token sequences are kept as pre-built tensors; one optimizer lives as long as the trainer so that
+weights and moments carry over between calls to :meth:`fit`, as in the paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seminas.controller.model import Controller, ControllerShape
+from seminas.spaces.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0
+    batch_size: int = 100
+    trade_off: float = 0.8  # weight of the prediction loss; 1 - trade_off for reconstruction
+
+
+class ControllerTrainer:
+    def __init__(
+        self,
+        space: SearchSpace,
+        shape: ControllerShape | None = None,
+        train: TrainConfig | None = None,
+    ) -> None:
+        self.space = space
+        self.shape = shape or ControllerShape(space.vocab_size, space.seq_len)
+        self.train_config = train or TrainConfig()
+        self.model = Controller(self.shape)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(),
+            lr=self.train_config.lr,
+            weight_decay=self.train_config.weight_decay,
+        )
+        self.mask = torch.as_tensor(space.token_mask(), dtype=torch.bool)
+        self.mean = 0.0
+        self.std = 1.0
+        self.steps = 0
+
+    # -- targets -----------------------------------------------------------------------------
+    def standardise_with(self, labeled_values: Sequence[float]) -> None:
+        values = np.asarray(labeled_values, dtype=np.float64)
+        self.mean = float(values.mean())
+        std = float(values.std())
+        self.std = std if std > 1e-8 else 1.0
+
+    def tokens(self, archs: Sequence) -> torch.Tensor:
+        return torch.as_tensor(self.space.encode_many(archs), dtype=torch.long)
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(
+        self,
+        tokens: torch.Tensor,
+        targets: np.ndarray,
+        epochs: int,
+        on_epoch: Callable[[int, float], None] | None = None,
+    ) -> list[float]:
+        """Train for ``epochs`` passes; returns the mean loss of each epoch."""
+        cfg = self.train_config
+        y = torch.as_tensor((np.asarray(targets) - self.mean) / self.std, dtype=torch.float32)
+        n = tokens.shape[0]
+        self.model.train()
+        history = []
+        for epoch in range(epochs):
+            order = torch.randperm(n)
+            total = 0.0
+            for start in range(0, n, cfg.batch_size):
+                idx = order[start : start + cfg.batch_size]
+                batch_tokens = tokens[idx]
+                pred, log_probs = self.model(batch_tokens)
+                mse = F.mse_loss(pred, y[idx])
+                nll = F.nll_loss(
+                    log_probs.reshape(-1, log_probs.shape[-1]), batch_tokens.reshape(-1)
+                )
+                loss = cfg.trade_off * mse + (1 - cfg.trade_off) * nll
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                self.steps += 1
+                total += loss.item() * len(idx)
+            history.append(total / n)
+            if on_epoch is not None:
+                on_epoch(epoch, history[-1])
+        return history
+
+    # -- inference ---------------------------------------------------------------------------
+    def predict(self, tokens: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+        """Predicted accuracy in the benchmark's units."""
+        self.model.eval()
+        out = [
+            self.model.predict(tokens[i : i + batch_size])
+            for i in range(0, tokens.shape[0], batch_size)
+        ]
+        pred = torch.cat(out).numpy().astype(np.float64) if out else np.zeros(0)
+        return pred * self.std + self.mean
+
+    def reconstruct(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Greedy reconstruction of ``tokens`` through embedding and decoder."""
+        self.model.eval()
+        with torch.no_grad():
+            enc_out, emb = self.model.encoder(tokens)
+            return self.model.decoder.greedy(enc_out, emb, self.mask)
+
+    def ascend(
+        self, seed_tokens: torch.Tensor, step_sizes: Sequence[float]
+    ) -> list[tuple[torch.Tensor, np.ndarray]]:
+        """Decoded sequences and their predicted accuracy after a gradient step of each size."""
+        self.model.eval()
+        out = []
+        for decoded, score in self.model.ascend(seed_tokens, list(step_sizes), self.mask):
+            out.append((decoded, score.numpy().astype(np.float64) * self.std + self.mean))
+        return out

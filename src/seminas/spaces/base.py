@@ -1,0 +1,123 @@
+"""The one abstraction every search space implements.
+
+A strategy only talks to this interface: it samples, validates, identifies, encodes, decodes and
+mutates architectures without knowing which space it is in. Architectures are immutable, hashable
+Python objects owned by their space; ``arch_id`` is the canonical identity (isomorphic cells share
+it), so deduplication and query accounting never depend on a representation detail.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+
+from seminas.errors import InvalidArchitectureError, SeminasError
+
+A = TypeVar("A")
+
+PAD_TOKEN = 0  # start-of-sequence for the decoder and padding for shorter encodings
+
+
+class SearchSpace(ABC, Generic[A]):
+    """A set of architectures with a fixed-length token encoding.
+
+    Tokens are integers in ``[0, vocab_size)``; token 0 is reserved as the decoder's start token
+    (and padding where an encoding is shorter than ``seq_len``).
+    """
+
+    name: str = "space"
+    seq_len: int
+    vocab_size: int
+
+    # -- identity and validity -------------------------------------------------------------
+    @abstractmethod
+    def validate(self, arch: Any) -> A:
+        """Return the canonical form of ``arch``, or raise :class:`InvalidArchitectureError`."""
+
+    @abstractmethod
+    def arch_id(self, arch: A) -> str:
+        """Canonical id: equal for architectures that are the same network."""
+
+    # -- token encoding --------------------------------------------------------------------
+    @abstractmethod
+    def encode(self, arch: A) -> list[int]:
+        """Token sequence of length ``seq_len``."""
+
+    @abstractmethod
+    def decode(self, tokens: Sequence[int]) -> A:
+        """Inverse of :meth:`encode`; raises :class:`InvalidArchitectureError` with the reason."""
+
+    @abstractmethod
+    def token_mask(self) -> np.ndarray:
+        """Boolean array ``[seq_len, vocab_size]``: which tokens may stand at each position."""
+
+    def allowed_tokens(self, position: int) -> list[int]:
+        return [int(t) for t in np.flatnonzero(self.token_mask()[position])]
+
+    def encode_many(self, archs: Iterable[A]) -> np.ndarray:
+        return np.asarray([self.encode(a) for a in archs], dtype=np.int64).reshape(
+            -1, self.seq_len
+        )
+
+    def try_decode(self, tokens: Sequence[int]) -> A | None:
+        try:
+            return self.decode(tokens)
+        except InvalidArchitectureError:
+            return None
+
+    # -- sampling and neighbourhoods ------------------------------------------------------
+    @abstractmethod
+    def sample_one(self, rng: np.random.Generator) -> A:
+        """One architecture drawn (as uniformly over unique cells as the space allows)."""
+
+    def sample(
+        self,
+        n: int,
+        rng: np.random.Generator,
+        exclude: Iterable[str] = (),
+        max_attempts_factor: int = 50,
+    ) -> list[A]:
+        """``n`` architectures with distinct ids, none of whose id is in ``exclude``."""
+        seen = set(exclude)
+        out: list[A] = []
+        attempts = 0
+        limit = max(1000, max_attempts_factor * n)
+        while len(out) < n:
+            if attempts >= limit:
+                raise SeminasError(
+                    f"could only draw {len(out)} of {n} unique architectures from space "
+                    f"{self.name!r} after {attempts} attempts: ask for fewer"
+                )
+            attempts += 1
+            arch = self.sample_one(rng)
+            key = self.arch_id(arch)
+            if key not in seen:
+                seen.add(key)
+                out.append(arch)
+        return out
+
+    @abstractmethod
+    def neighbours(self, arch: A) -> list[A]:
+        """All architectures one edit away (distinct ids, excluding ``arch`` itself)."""
+
+    def mutate(self, arch: A, rng: np.random.Generator) -> A:
+        """A random neighbour; spaces may override with a published mutation operator."""
+        options = self.neighbours(arch)
+        return options[int(rng.integers(len(options)))]
+
+    # -- native notation -----------------------------------------------------------------
+    @abstractmethod
+    def to_native(self, arch: A) -> Any:
+        """JSON-serialisable form in the space's usual notation."""
+
+    @abstractmethod
+    def from_native(self, obj: Any) -> A:
+        """Parse the space's usual notation (validated)."""
+
+    @property
+    def size(self) -> int | None:
+        """Number of unique architectures, where known."""
+        return None

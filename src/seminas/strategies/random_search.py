@@ -1,0 +1,27 @@
+"""Random search: uniform samples of unique architectures, the baseline every method must beat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seminas.strategies.base import SearchContext, Strategy
+
+
+@dataclass(frozen=True)
+class RandomSearchConfig:
+    batch_size: int = 10  # candidates handed to the evaluator at once
+
+
+class RandomSearch(Strategy):
+    name = "rs"
+    Config = RandomSearchConfig
+
+    def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
+        ctx.set_phase("sampling")
+        while True:
+            batch = ctx.space.sample(
+                min(self.config.batch_size, ctx.remaining), rng, exclude=ctx.evaluated_ids
+            )
+            ctx.evaluate(batch, iteration=0)

@@ -1,0 +1,208 @@
+"""SemiNAS (Luo et al., NeurIPS 2020) and NAO (Luo et al., NeurIPS 2018) on one loop.
+
+1. Evaluate ``initial`` random architectures and pre-train the controller on them.
+2. Each iteration: sample ``unlabeled`` fresh architectures, pseudo-label them with the predictor,
+   and train on the labeled set up-sampled ``upsample`` times plus the pseudo-labeled set.
+3. Seeds: the ``top_k`` best of labeled (true score) and pseudo-labeled (predicted score).
+4. Move the seeds' encoder outputs along the predictor's gradient with step sizes
+   ``step_scale * (1, 2, 3, ...)``, decode, and keep valid architectures never evaluated before
+   (by canonical id) until ``per_iteration`` are found; evaluate them.
+5. Repeat until the budget is spent.
+
+NAO is the same loop with ``unlabeled = 0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.stats import kendalltau
+
+from seminas.benchmarks.base import TabularBenchmark
+from seminas.controller import ControllerShape, ControllerTrainer, TrainConfig
+from seminas.strategies.base import SearchContext, Strategy
+
+
+@dataclass(frozen=True)
+class SemiNASConfig:
+    initial: int = 100  # N: random architectures evaluated first
+    per_iteration: int = 100  # new architectures evaluated per iteration
+    unlabeled: int = 1000  # M: pseudo-labeled architectures per iteration (0 = NAO)
+    upsample: int = 10  # labeled set repeated this often when mixed with pseudo-labels
+    pretrain_epochs: int = 1000
+    epochs: int = 500  # training epochs per iteration (weights carried over)
+    top_k: int = 100  # seeds for gradient ascent
+    max_step: int = 100  # largest step multiplier tried
+    step_scale: float = 1.0
+    step_chunk: int = 10  # step sizes decoded per batched pass
+    embedding_size: int = 64
+    hidden_size: int = 64
+    mlp_hidden: int = 16
+    dropout: float = 0.1
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0
+    batch_size: int = 100
+    trade_off: float = 0.8
+    diagnose: bool = False  # record predictor quality on the pseudo-labeled set (tabular only)
+
+
+PAPER_NB101 = {
+    "initial": 1100,
+    "per_iteration": 300,
+    "unlabeled": 10000,
+    "upsample": 10,
+    "pretrain_epochs": 1000,
+    "epochs": 500,
+    "top_k": 100,
+    "max_step": 100,
+}
+
+
+class SemiNAS(Strategy):
+    name = "seminas"
+    Config = SemiNASConfig
+    presets = {
+        "paper-nb101": PAPER_NB101,
+        "paper": PAPER_NB101,
+    }
+
+    def _trainer(self, ctx: SearchContext) -> ControllerTrainer:
+        c = self.config
+        shape = ControllerShape(
+            vocab_size=ctx.space.vocab_size,
+            seq_len=ctx.space.seq_len,
+            embedding_size=c.embedding_size,
+            hidden_size=c.hidden_size,
+            mlp_hidden=c.mlp_hidden,
+            dropout=c.dropout,
+            mlp_dropout=c.dropout,
+        )
+        train = TrainConfig(c.lr, c.weight_decay, c.grad_clip, c.batch_size, c.trade_off)
+        return ControllerTrainer(ctx.space, shape, train)
+
+    def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
+        c = self.config
+        space = ctx.space
+        trainer = self._trainer(ctx)
+        ctx.diagnostics.setdefault("iterations", [])
+
+        ctx.set_phase("evaluation")
+        labeled_archs, labeled_y = [], []
+        initial = space.sample(min(c.initial, ctx.remaining), rng)
+        for arch, record in ctx.evaluate(initial, iteration=0):
+            labeled_archs.append(arch)
+            labeled_y.append(record.search_metric)
+
+        ctx.set_phase("pre-training")
+        trainer.standardise_with(labeled_y)
+        trainer.fit(trainer.tokens(labeled_archs), np.asarray(labeled_y), c.pretrain_epochs)
+
+        iteration = 0
+        while True:
+            iteration += 1
+            diag: dict = {"iteration": iteration, "labeled": len(labeled_archs)}
+            labeled_tokens = trainer.tokens(labeled_archs)
+            y = np.asarray(labeled_y)
+            trainer.standardise_with(y)
+
+            pool_tokens, pool_scores = labeled_tokens, y
+            if c.unlabeled > 0:
+                ctx.set_phase("pseudo-labeling")
+                unlabeled = space.sample(c.unlabeled, rng, exclude=ctx.evaluated_ids)
+                u_tokens = trainer.tokens(unlabeled)
+                pseudo = trainer.predict(u_tokens)
+                if c.diagnose and isinstance(ctx.evaluator, TabularBenchmark):
+                    truth = [ctx.evaluator.lookup(a).search_metric for a in unlabeled]
+                    diag["pseudo_label_tau"] = float(kendalltau(pseudo, truth)[0])
+                train_tokens = torch.cat([labeled_tokens.repeat(c.upsample, 1), u_tokens])
+                train_y = np.concatenate([np.tile(y, c.upsample), pseudo])
+                pool_tokens = torch.cat([labeled_tokens, u_tokens])
+                pool_scores = np.concatenate([y, pseudo])
+            else:
+                train_tokens = labeled_tokens.repeat(c.upsample, 1)
+                train_y = np.tile(y, c.upsample)
+
+            ctx.set_phase("training")
+            trainer.fit(train_tokens, train_y, c.epochs)
+
+            ctx.set_phase("generation")
+            order = np.argsort(-pool_scores, kind="stable")[: c.top_k]
+            seeds = pool_tokens[torch.as_tensor(order)]
+            quota = min(c.per_iteration, ctx.remaining)
+            new_archs, predicted, stats = self._generate(ctx, trainer, seeds, quota)
+            diag.update(stats)
+            if len(new_archs) < quota:  # the controller ran dry: top up with random cells
+                exclude = ctx.evaluated_ids | {space.arch_id(a) for a in new_archs}
+                extra = space.sample(quota - len(new_archs), rng, exclude=exclude)
+                new_archs += extra
+                predicted = np.concatenate([predicted, trainer.predict(trainer.tokens(extra))])
+                diag["random_top_up"] = len(extra)
+
+            ctx.diagnostics["iterations"].append(diag)
+            evaluated = ctx.evaluate(new_archs, iteration=iteration)  # may end the search
+            true = [record.search_metric for _, record in evaluated]
+            if len(true) > 1:
+                diag["new_tau"] = float(kendalltau(predicted[: len(true)], true)[0])
+            diag["new_mean"] = float(np.mean(true)) if true else None
+            for arch, record in evaluated:
+                labeled_archs.append(arch)
+                labeled_y.append(record.search_metric)
+
+    def _generate(
+        self, ctx: SearchContext, trainer: ControllerTrainer, seeds: torch.Tensor, quota: int
+    ) -> tuple[list, np.ndarray, dict]:
+        c = self.config
+        space = ctx.space
+        taken: set[str] = set()
+        out, scores = [], []
+        decoded_total = invalid = 0
+        steps = [c.step_scale * s for s in range(1, c.max_step + 1)]
+        last_step = 0.0
+        for begin in range(0, len(steps), c.step_chunk):
+            chunk = steps[begin : begin + c.step_chunk]
+            for step, (tokens, predicted) in zip(chunk, trainer.ascend(seeds, chunk), strict=True):
+                last_step = step
+                for row, score in zip(tokens.tolist(), predicted, strict=True):
+                    decoded_total += 1
+                    arch = space.try_decode(row)
+                    if arch is None:
+                        invalid += 1
+                        continue
+                    key = space.arch_id(arch)
+                    if key in ctx.evaluated_ids or key in taken:
+                        continue
+                    taken.add(key)
+                    out.append(arch)
+                    scores.append(score)
+                    if len(out) >= quota:
+                        break
+                if len(out) >= quota:
+                    break
+            if len(out) >= quota:
+                break
+        stats = {
+            "decoded": decoded_total,
+            "invalid": invalid,
+            "new": len(out),
+            "hit_rate": len(out) / decoded_total if decoded_total else 0.0,
+            "last_step": last_step,
+        }
+        return out, np.asarray(scores, dtype=np.float64), stats
+
+
+class NAO(SemiNAS):
+    """NAO: the same controller and loop, trained on labeled architectures only."""
+
+    name = "nao"
+    presets = {k: {**v, "unlabeled": 0} for k, v in SemiNAS.presets.items()}
+
+    def __init__(self, config: SemiNASConfig | None = None, **overrides) -> None:
+        if overrides.get("unlabeled", 0) or (config is not None and config.unlabeled):
+            from seminas.errors import SeminasError
+
+            raise SeminasError("NAO uses no pseudo-labels: drop the 'unlabeled' option")
+        overrides["unlabeled"] = 0
+        super().__init__(config, **overrides)
