@@ -297,7 +297,7 @@ class NB101Space(SearchSpace[NB101Spec]):
                 continue
 
     def neighbours(self, arch: NB101Spec) -> list[NB101Spec]:
-        """Change one inner op, or flip one edge of the 7x7 (padded) matrix; valid, unique."""
+        """Change one inner op, flip one edge, or add a vertex on a new path; valid and unique."""
         base_id = self.arch_id(arch)
         seen = {base_id}
         out = []
@@ -314,6 +314,15 @@ class NB101Space(SearchSpace[NB101Spec]):
                 flipped = mat.copy()
                 flipped[u, v] = 1 - flipped[u, v]
                 self._add_if_new(flipped, arch.ops, seen, out)
+        if n < MAX_VERTICES:  # grow: a new vertex w with edges u -> w -> v, placed just before v
+            for u in range(n - 1):
+                for v in range(u + 1, n):
+                    grown = np.insert(np.insert(mat, v, 0, axis=0), v, 0, axis=1)
+                    grown[u, v] = 1
+                    grown[v, v + 1] = 1
+                    for op in OPS:
+                        ops = list(arch.ops[:v]) + [op] + list(arch.ops[v:])
+                        self._add_if_new(grown, ops, seen, out)
         return out
 
     def _add_if_new(self, mat, ops, seen: set[str], out: list[NB101Spec]) -> None:
