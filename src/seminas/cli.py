@@ -141,17 +141,17 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 # -- search ----------------------------------------------------------------------------------
 def _search_evaluator(args: argparse.Namespace):
-    if args.space == "nb201":
-        from seminas.benchmarks.nb201 import NB201Benchmark
+    from seminas.benchmarks.factory import make_evaluator
 
-        return NB201Benchmark(args.dataset, fidelity=args.fidelity, data_dir=args.data_dir)
-    from seminas.benchmarks.nb101 import NB101Benchmark
-    from seminas.spaces.nb101 import NB101Space
-    from seminas.spaces.nb101_enum import load_or_build
-
-    space = NB101Space(load_or_build(progress=True))
-    return NB101Benchmark(
-        args.nb101_file, epochs=args.epochs, seed=args.seed, data_dir=args.data_dir, space=space
+    return make_evaluator(
+        args.space,
+        dataset=args.dataset,
+        fidelity=args.fidelity,
+        data_dir=args.data_dir,
+        nb101_file=args.nb101_file,
+        epochs=args.epochs,
+        seed=args.seed,
+        progress=not args.quiet,
     )
 
 

@@ -183,6 +183,47 @@ def _block_layout() -> list[tuple[int, int]]:
 _LAYOUT = _block_layout()
 
 
+class SpecPool:
+    """A finite list of cells to sample from (a partial table, a benchmark subset).
+
+    Has the same interface as the full enumeration, so :class:`NB101Space` can draw from it.
+    """
+
+    def __init__(self, specs: Sequence[NB101Spec], hashes: Sequence[str] | None = None) -> None:
+        self.specs = list(specs)
+        self.hashes = list(hashes) if hashes is not None else [
+            graph_hash(s.matrix, s.labels()) for s in self.specs
+        ]
+        self._index = {h: i for i, h in enumerate(self.hashes)}
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __contains__(self, module_hash: object) -> bool:
+        return module_hash in self._index
+
+    def spec(self, i: int) -> NB101Spec:
+        return self.specs[i]
+
+    def hash(self, i: int) -> str:
+        return self.hashes[i]
+
+    def sample(self, n: int, rng: np.random.Generator, exclude=()) -> list[NB101Spec]:
+        excluded = set(exclude)
+        out = []
+        for i in rng.permutation(len(self.specs)):
+            if self.hashes[i] not in excluded:
+                out.append(self.specs[i])
+                if len(out) == n:
+                    return out
+        from seminas.errors import SeminasError
+
+        raise SeminasError(
+            f"only {len(out)} unseen cells are left in this pool of {len(self.specs)}, "
+            f"{n} were asked for: lower the number of architectures or use a larger table"
+        )
+
+
 class NB101Space(SearchSpace[NB101Spec]):
     """NAS-Bench-101 space. Pass an enumeration (see :mod:`seminas.spaces.nb101_enum`) to sample
     uniformly over the 423,624 unique cells; without one a rejection sampler is used."""
@@ -191,8 +232,10 @@ class NB101Space(SearchSpace[NB101Spec]):
     seq_len = SEQ_LEN
     vocab_size = 7
 
-    def __init__(self, enumeration: Any | None = None) -> None:
+    def __init__(self, enumeration: Any | None = None, restrict: bool = False) -> None:
         self.enumeration = enumeration
+        # restrict: cells outside ``enumeration`` are invalid (a space cut down to a table)
+        self.restrict = bool(restrict and enumeration is not None)
 
     @property
     def uniform(self) -> bool:
@@ -200,14 +243,20 @@ class NB101Space(SearchSpace[NB101Spec]):
 
     def validate(self, arch: Any) -> NB101Spec:
         if isinstance(arch, NB101Spec):
-            return make_spec(arch.matrix, arch.ops)
-        if isinstance(arch, dict):
-            return self.from_native(arch)
-        if isinstance(arch, (tuple, list)) and len(arch) == 2:
-            return make_spec(arch[0], arch[1])
-        raise InvalidArchitectureError(
-            f"cannot read {arch!r} as a NAS-Bench-101 cell: give {{'matrix': ..., 'ops': ...}}"
-        )
+            spec = make_spec(arch.matrix, arch.ops)
+        elif isinstance(arch, dict):
+            spec = self._from_native(arch)
+        elif isinstance(arch, (tuple, list)) and len(arch) == 2:
+            spec = make_spec(arch[0], arch[1])
+        else:
+            raise InvalidArchitectureError(
+                f"cannot read {arch!r} as a NAS-Bench-101 cell: give {{'matrix': ..., 'ops': ...}}"
+            )
+        if self.restrict and self.arch_id(spec) not in self.enumeration:
+            raise InvalidArchitectureError(
+                f"cell {self.arch_id(spec)} is outside this space's {len(self.enumeration)} cells"
+            )
+        return spec
 
     def arch_id(self, arch: NB101Spec) -> str:
         return graph_hash(arch.matrix, arch.labels())
@@ -259,7 +308,7 @@ class NB101Space(SearchSpace[NB101Spec]):
         mat = np.zeros((n, n), dtype=np.int64)
         for u, v in edges:
             mat[u, v] = 1
-        return make_spec(mat, ops)
+        return self.validate((mat, ops))
 
     def token_mask(self) -> np.ndarray:
         mask = np.zeros((SEQ_LEN, self.vocab_size), dtype=bool)
@@ -368,6 +417,9 @@ class NB101Space(SearchSpace[NB101Spec]):
         return {"matrix": [list(r) for r in arch.matrix], "ops": list(arch.ops)}
 
     def from_native(self, obj: Any) -> NB101Spec:
+        return self.validate(obj)
+
+    def _from_native(self, obj: Any) -> NB101Spec:
         if not isinstance(obj, dict) or "matrix" not in obj:
             raise InvalidArchitectureError(
                 f"a NAS-Bench-101 cell is {{'matrix': [[...]], 'ops': [...]}} or "

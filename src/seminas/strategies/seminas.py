@@ -61,12 +61,31 @@ PAPER_NB101 = {
 }
 
 
+# NAS-Bench-201 (budgets of 100-500 queries): chosen on development seeds 1000-1011, never on
+# the reported seeds 0-99, by comparing three settings at budget 300 (README, "SemiNAS presets").
+# Smaller initial and per-iteration sets leave room for more iterations; 1,000 pseudo-labels
+# (6% of the space) and short retraining keep one search to seconds. ``diagnose`` only records
+# pseudo-label quality from the table and never influences the search.
+NB201 = {
+    "initial": 50,
+    "per_iteration": 50,
+    "unlabeled": 1000,
+    "upsample": 10,
+    "pretrain_epochs": 100,
+    "epochs": 10,
+    "top_k": 50,
+    "max_step": 100,
+    "diagnose": True,
+}
+
+
 class SemiNAS(Strategy):
     name = "seminas"
     Config = SemiNASConfig
     presets = {
         "paper-nb101": PAPER_NB101,
         "paper": PAPER_NB101,
+        "nb201": NB201,
     }
 
     def _trainer(self, ctx: SearchContext) -> ControllerTrainer:

@@ -1,0 +1,94 @@
+"""Every strategy: exact budget, determinism per seed, better than the median on NAS-Bench-201."""
+
+import json
+
+import numpy as np
+import pytest
+
+from seminas.benchmarks.nb101_synthetic import synthetic_specs, write_synthetic_nb101
+from seminas.cli import main
+from seminas.strategies import make_strategy, run_search
+
+TINY = {
+    "initial": 20,
+    "per_iteration": 10,
+    "unlabeled": 200,
+    "pretrain_epochs": 20,
+    "epochs": 2,
+    "top_k": 20,
+}
+TINY_NAO = {k: v for k, v in TINY.items() if k != "unlabeled"}
+
+
+def tiny(name):
+    return {"seminas": TINY, "nao": TINY_NAO}.get(name, {})
+
+
+@pytest.mark.parametrize("name", ["seminas", "nao", "re", "rs"])
+@pytest.mark.parametrize("budget", [7, 43])
+def test_budget_is_exact(nb201, name, budget):
+    result = run_search(make_strategy(name, **tiny(name)), nb201, budget, seed=1)
+    assert len(result.trials) == budget
+    ids = [t.arch_id for t in result.trials]
+    assert len(set(ids)) == budget, "a query was spent on an architecture seen before"
+    assert len(result.trajectory()) == budget
+
+
+@pytest.mark.parametrize("name", ["seminas", "nao", "re", "rs"])
+def test_same_seed_same_trajectory(nb201, name):
+    a = run_search(make_strategy(name, **tiny(name)), nb201, 40, seed=5)
+    b = run_search(make_strategy(name, **tiny(name)), nb201, 40, seed=5)
+    c = run_search(make_strategy(name, **tiny(name)), nb201, 40, seed=6)
+    assert [t.arch_id for t in a.trials] == [t.arch_id for t in b.trials]
+    assert a.trajectory() == b.trajectory()
+    assert [t.arch_id for t in a.trials] != [t.arch_id for t in c.trials]
+
+
+def test_trajectory_is_best_so_far(nb201):
+    result = run_search(make_strategy("rs"), nb201, 50, seed=0)
+    traj = result.trajectory()
+    best = -1.0
+    for trial, (s, r) in zip(result.trials, traj, strict=True):
+        best = max(best, trial.search_metric)
+        assert s == best
+    assert result.best.search_metric == traj[-1][0]
+    assert result.best.report_metric == traj[-1][1]
+
+
+def test_seminas_beats_the_median_of_the_space(nb201):
+    median = float(np.median(nb201.report))
+    cfg = {**TINY, "initial": 30, "per_iteration": 20, "unlabeled": 1000, "pretrain_epochs": 60}
+    result = run_search(make_strategy("seminas", **cfg), nb201, 100, seed=0)
+    assert result.best.report_metric > median
+    iters = result.diagnostics["iterations"]
+    assert len(iters) >= 3 and all(d["new"] > 0 for d in iters)
+    assert iters[0]["labeled"] == 30
+
+
+def test_nao_takes_no_pseudo_labels():
+    with pytest.raises(Exception, match="NAO uses no pseudo-labels"):
+        make_strategy("nao", unlabeled=10)
+    assert make_strategy("nao").config.unlabeled == 0
+
+
+def test_paper_preset_is_the_paper_schedule():
+    cfg = make_strategy("seminas", "paper-nb101").config
+    assert (cfg.initial, cfg.per_iteration, cfg.unlabeled) == (1100, 300, 10000)
+    assert (cfg.pretrain_epochs, cfg.epochs, cfg.top_k, cfg.upsample) == (1000, 500, 100, 10)
+    assert 1100 + 3 * 300 == 2000
+
+
+def test_nb101_search_end_to_end_on_a_synthetic_official_file(tmp_path, capsys):
+    """The whole NB101 path: official tfrecord format -> cache -> space -> SemiNAS -> result."""
+    path = tmp_path / "nasbench_only108.tfrecord"
+    write_synthetic_nb101(path, synthetic_specs(300, seed=0), seed=0)
+    argv = ["search", "--space", "nb101", "--nb101-file", str(path), "--strategy", "seminas",
+            "--preset", "paper-nb101", "--budget", "60", "--seed", "3", "--json", "--quiet"]
+    for key, value in {**TINY, "initial": 30, "unlabeled": 100}.items():
+        argv += ["--set", f"{key}={value}"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["num_queries"] == 60
+    assert len({t["arch_id"] for t in data["trials"]}) == 60
+    assert data["best"]["report_metric"] is not None
+    assert set(data["best"]["arch"]) == {"matrix", "ops"}
