@@ -4,12 +4,15 @@ import json
 import shutil
 
 import pytest
-
 from conftest import need
+
 from seminas.cli import main
 from seminas.data import KNOWN_FILES, check_files, data_dir
 
-BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+BEST = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
 
 
 def run(capsys, *argv):

@@ -3,8 +3,8 @@ import random
 
 import numpy as np
 import pytest
-
 from conftest import need
+
 from seminas.errors import InvalidArchitectureError
 from seminas.spaces.nb101 import (
     CONV1X1,

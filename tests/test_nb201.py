@@ -5,7 +5,10 @@ from seminas.benchmarks.nb201 import NB201Benchmark
 from seminas.errors import InvalidArchitectureError, SeminasError
 from seminas.spaces.nb201 import NB201Space, parse_string, to_string
 
-BEST = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+BEST = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
 
 
 def test_known_facts_cifar10(nb201):

@@ -48,7 +48,7 @@ def test_trajectory_is_best_so_far(nb201):
     result = run_search(make_strategy("rs"), nb201, 50, seed=0)
     traj = result.trajectory()
     best = -1.0
-    for trial, (s, r) in zip(result.trials, traj, strict=True):
+    for trial, (s, _r) in zip(result.trials, traj, strict=True):
         best = max(best, trial.search_metric)
         assert s == best
     assert result.best.search_metric == traj[-1][0]

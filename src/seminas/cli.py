@@ -159,9 +159,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from seminas.strategies import make_strategy, run_search
+    from seminas.strategies import make_strategy, run_search, strategy_class
 
-    strategy = make_strategy(args.strategy, args.preset, **_parse_overrides(args.set))
+    preset = args.preset
+    if preset is None and args.space in strategy_class(args.strategy).presets:
+        preset = args.space  # each strategy's settings for this space, when it has them
+    strategy = make_strategy(args.strategy, preset, **_parse_overrides(args.set))
     evaluator = _search_evaluator(args)
     console = Console(stderr=True)
     progress = Progress(
@@ -292,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     search = sub.add_parser("search", help="run one search")
     add_benchmark_options(search)
     search.add_argument("--strategy", default="seminas", help="seminas, nao, re or rs")
-    search.add_argument("--preset", help="named settings, e.g. paper-nb101, nb201")
+    search.add_argument("--preset", help="named settings, e.g. paper-nb101 (default: the "
+                        "strategy's preset named after the space, if any)")
     search.add_argument("--budget", type=_positive_int, default=100, help="queries to spend")
     search.add_argument("--seed", type=int, default=0)
     search.add_argument(

@@ -93,7 +93,7 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
 
 
 def require_file(path: Path, what: str, where_to_get: str) -> Path:
-    """Return ``path`` if it is a readable file, else raise a one-line error saying how to fix it."""
+    """``path`` if it is a readable file, else a one-line error saying how to fix it."""
     if not path.is_file():
         raise DataNotFoundError(
             f"missing file {path}: it should hold {what}; {where_to_get} "

@@ -85,6 +85,7 @@ class SemiNAS(Strategy):
     presets = {
         "paper-nb101": PAPER_NB101,
         "paper": PAPER_NB101,
+        "nb101": PAPER_NB101,
         "nb201": NB201,
     }
 
