@@ -326,3 +326,12 @@ def test_load_or_build_rebuilds_a_bad_cache_with_a_warning(kind, small, enum, tm
     assert len(calls) == 1 and rebuilt == enum
     assert rebuilt.path == path
     assert ne.load(path) == enum  # the bad file was replaced by a valid one
+
+
+def test_cli_enumerate_prints_count_and_cache_path(enum, capsys):
+    from seminas.cli import main
+
+    assert main(["space", "nb101", "enumerate", "--cache", str(enum.path), "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "423624 unique cells"
+    assert out[1] == f"cache: {enum.path}"
