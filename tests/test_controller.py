@@ -34,7 +34,7 @@ def nb101_trained():
     archs = synthetic_specs(64, seed=0)
     y = [expected_accuracy(a) * 100 for a in archs]
     # a higher learning rate than the paper's keeps this test short; the mechanism is the same
-    return space, archs, y, _trained(space, archs, y, 300, lr=5e-3)
+    return space, archs, y, _trained(space, archs, y, 500, lr=5e-3)
 
 
 @pytest.mark.parametrize("which", ["nb201_trained", "nb101_trained"])
@@ -43,6 +43,8 @@ def test_round_trip_through_the_controller(request, which):
     tokens = trainer.tokens(archs)
     decoded = trainer.reconstruct(tokens)
     exact = (decoded == tokens).all(dim=1).float().mean().item()
+    per_token = (decoded == tokens).float().mean().item()
+    assert per_token >= 0.95, f"only {per_token:.0%} of tokens reconstructed"
     assert exact >= 0.9, f"only {exact:.0%} of sequences reconstructed exactly"
     back = [space.try_decode(row) for row in decoded.tolist()]
     assert sum(b == a for a, b in zip(archs, back, strict=True)) >= 0.9 * len(archs)

@@ -92,3 +92,15 @@ def test_nb101_search_end_to_end_on_a_synthetic_official_file(tmp_path, capsys):
     assert len({t["arch_id"] for t in data["trials"]}) == 60
     assert data["best"]["report_metric"] is not None
     assert set(data["best"]["arch"]) == {"matrix", "ops"}
+
+
+@pytest.mark.parametrize("name", ["re", "rs"])
+def test_baselines_on_a_partial_nb101_table(tmp_path, name):
+    """Mutations that leave a partial table are redrawn, never charged or crashed on."""
+    from seminas.benchmarks.factory import make_evaluator
+
+    path = tmp_path / "nasbench_only108.tfrecord"
+    write_synthetic_nb101(path, synthetic_specs(120, seed=1), seed=1)
+    bench = make_evaluator("nb101", nb101_file=path, progress=False)
+    result = run_search(make_strategy(name, "nb101" if name == "re" else None), bench, 80, seed=0)
+    assert len({t.arch_id for t in result.trials}) == 80

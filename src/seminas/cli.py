@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from seminas.errors import SeminasError
+from seminas.study import commands as study_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -166,6 +167,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         preset = args.space  # each strategy's settings for this space, when it has them
     strategy = make_strategy(args.strategy, preset, **_parse_overrides(args.set))
     evaluator = _search_evaluator(args)
+    if args.study or args.workers_external:
+        from seminas.study.commands import search_with_study
+
+        return search_with_study(args, strategy, evaluator, preset)
     console = Console(stderr=True)
     progress = Progress(
         TextColumn("[bold]{task.fields[phase]:<16}"),
@@ -308,7 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the result as JSON")
     search.add_argument("--out", help="also write the result JSON to this file")
     search.add_argument("--quiet", action="store_true", help="no progress bar")
+    study_commands.add_search_options(search)
     search.set_defaults(func=cmd_search)
+    study_commands.add_commands(sub, _positive_int)
 
     bench = sub.add_parser("bench", help="many seeds x strategies: results, summary, curves")
     add_benchmark_options(bench)

@@ -49,10 +49,15 @@ class Evaluator(ABC):
         self.num_queries = 0
         self._queried_ids.clear()
 
-    def evaluate(self, arch: Any) -> Record:
-        """Score ``arch`` and charge one query."""
+    def evaluate(self, arch: Any, query: int | None = None) -> Record:
+        """Score ``arch`` and charge one query.
+
+        ``query`` is the position of this query in its search, when known. A stochastic
+        evaluator derives its randomness from it (and its seed), so that a query gives the same
+        result whichever process evaluates it and however often a search is resumed.
+        """
         arch = self.space.validate(arch)
-        record = self._evaluate(arch)
+        record = self._evaluate(arch) if query is None else self._evaluate_at(arch, int(query))
         self.num_queries += 1
         self._queried_ids.add(record.arch_id)
         return record
@@ -60,6 +65,10 @@ class Evaluator(ABC):
     @abstractmethod
     def _evaluate(self, arch: Any) -> Record:
         """Score an already validated architecture."""
+
+    def _evaluate_at(self, arch: Any, query: int) -> Record:
+        """Score as query number ``query`` of a search; deterministic evaluators ignore it."""
+        return self._evaluate(arch)
 
     def describe(self) -> dict[str, Any]:
         """What a study records to identify this evaluator."""

@@ -9,6 +9,8 @@ NumPy ``.npz`` cache (no pickles) under :func:`seminas.data.cache_dir`; later lo
 Query semantics follow the official API: a charged :meth:`NB101Benchmark.query` returns the
 validation accuracy of ONE of the three runs, drawn from a seeded generator (repeated queries of a
 cell can differ), and the mean test accuracy of the three 108-epoch runs as the report metric.
+Inside a search the run is drawn from a generator seeded by (seed, query number), so a query
+gives the same answer in any process and after any resume.
 :meth:`~NB101Benchmark.lookup` (free, for analysis) averages the three runs instead.
 """
 
@@ -565,9 +567,9 @@ class NB101Benchmark(TabularBenchmark):
         report = None if self._report is None else float(self._report[row])
         return self.table.hash_at(row), report, int(self.table.params[row])
 
-    def _sampled(self, row: int) -> Record:
+    def _sampled(self, row: int, rng: np.random.Generator | None = None) -> Record:
         runs = np.flatnonzero(~np.isnan(self._val[row]))
-        run = int(runs[int(self.rng.integers(len(runs)))])
+        run = int(runs[int((rng or self.rng).integers(len(runs)))])
         arch_id, report, params = self._common(row)
         return Record(
             arch_id=arch_id,
@@ -596,6 +598,12 @@ class NB101Benchmark(TabularBenchmark):
     # -- TabularBenchmark ------------------------------------------------------------------
     def _evaluate(self, arch: NB101Spec) -> Record:
         return self._sampled(self._row(self.space.arch_id(arch)))
+
+    def _evaluate_at(self, arch: NB101Spec, query: int) -> Record:
+        """The run is drawn from a generator seeded by (seed, query number): the same run
+        wherever and whenever the query is evaluated (a resumed study, another worker)."""
+        rng = np.random.default_rng([int(self.seed), int(query)])
+        return self._sampled(self._row(self.space.arch_id(arch)), rng)
 
     def lookup(self, arch: Any) -> Record:
         """Mean of the three runs, without charging a query."""

@@ -62,6 +62,12 @@ class SearchSpace(ABC, Generic[A]):
             -1, self.seq_len
         )
 
+    def try_validate(self, arch: Any) -> A | None:
+        try:
+            return self.validate(arch)
+        except InvalidArchitectureError:
+            return None
+
     def try_decode(self, tokens: Sequence[int]) -> A | None:
         try:
             return self.decode(tokens)

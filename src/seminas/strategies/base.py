@@ -4,15 +4,19 @@ A strategy never touches the evaluator directly. It hands batches of candidates 
 :class:`SearchContext`, which validates them, charges each one against the budget (duplicates and
 later-discarded candidates included), records the outcome as a :class:`Trial`, and stops the search
 with :class:`BudgetExhausted` the moment the budget is spent -- so no strategy can exceed it.
+
+Where an evaluation actually happens is pluggable: by default the context calls the evaluator in
+process; an :class:`EvaluationBackend` (a study, see :mod:`seminas.study`) can instead record each
+candidate, hand it to other processes, or answer it from a stored result. Strategies never know.
 """
 
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -35,6 +39,36 @@ class Trial:
     report_metric: float | None
     cost_seconds: float | None
     iteration: int  # the strategy's iteration that proposed it (0 = initial sample)
+    predicted: float | None = None  # the strategy's own prediction when it proposed it, if any
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One architecture a strategy asked to evaluate, with its place in the query sequence."""
+
+    number: int
+    arch: Any  # validated, in the space's own type
+    arch_id: str
+    iteration: int
+    predicted: float | None = None
+
+
+class EvaluationBackend(Protocol):
+    """Turns a batch of candidates into records, in order (see :class:`SearchContext`).
+
+    An implementation may evaluate here, wait for other processes, or return stored records;
+    it must yield exactly one record per candidate, in the order given.
+    """
+
+    def evaluate(self, ctx: SearchContext, batch: list[Candidate]) -> Iterator[Record]: ...
+
+
+class LocalEvaluation:
+    """The default backend: call the evaluator in this process, one candidate at a time."""
+
+    def evaluate(self, ctx: SearchContext, batch: list[Candidate]) -> Iterator[Record]:
+        for c in batch:
+            yield ctx.evaluator.evaluate(c.arch, query=c.number)
 
 
 @dataclass
@@ -96,6 +130,8 @@ class SearchContext:
         evaluator: Evaluator,
         budget: int,
         on_event: Callable[[SearchContext], None] | None = None,
+        backend: EvaluationBackend | None = None,
+        rng: np.random.Generator | None = None,
     ) -> None:
         if budget < 1:
             raise ValueError(f"budget must be at least 1, got {budget}")
@@ -106,47 +142,84 @@ class SearchContext:
         self.evaluated_ids: set[str] = set()
         self.phase = "starting"
         self.diagnostics: dict[str, Any] = {}
+        self.phase_seconds: dict[str, float] = {}  # wall time spent in each phase so far
+        self.backend: EvaluationBackend = backend if backend is not None else LocalEvaluation()
+        self.rng = rng  # the strategy's generator, so a backend can checkpoint its state
+        # A strategy may set this to a callable returning its own state (e.g. controller
+        # weights); a backend that keeps checkpoints stores it at each batch boundary.
+        self.state_provider: Callable[[], dict[str, Any]] | None = None
         self._on_event = on_event
+        self._phase_started = time.perf_counter()
 
     @property
     def remaining(self) -> int:
         return self.budget - len(self.trials)
 
     def set_phase(self, phase: str) -> None:
-        self.phase = phase
+        self._switch_phase(phase)
         self._emit()
+
+    def _switch_phase(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.phase_seconds[self.phase] = (
+            self.phase_seconds.get(self.phase, 0.0) + now - self._phase_started
+        )
+        self._phase_started = now
+        self.phase = phase
+
+    def close_phase(self) -> None:
+        """Book the time of the current phase (call before reading :attr:`phase_seconds`)."""
+        self._switch_phase(self.phase)
 
     def is_evaluated(self, arch: Any) -> bool:
         return self.space.arch_id(arch) in self.evaluated_ids
 
-    def evaluate(self, archs: Sequence[Any], iteration: int = 0) -> list[tuple[Any, Record]]:
+    def evaluate(
+        self,
+        archs: Sequence[Any],
+        iteration: int = 0,
+        predicted: Iterable[float] | None = None,
+    ) -> list[tuple[Any, Record]]:
         """Evaluate a batch in order, charging each; stops at the budget.
 
+        ``predicted`` optionally gives the strategy's predicted search metric of each
+        architecture, kept with the trial so that studies can judge the predictor.
         Returns the (architecture, record) pairs that were evaluated. Raises
         :class:`BudgetExhausted` after recording them if the budget is now spent.
         """
         if self.remaining <= 0:
             raise BudgetExhausted
-        previous_phase = self.phase
-        self.phase = "evaluation"
-        done = []
-        for arch in list(archs)[: self.remaining]:
+        archs = list(archs)[: self.remaining]
+        given = [] if predicted is None else list(predicted)
+        guesses = [None if p is None else float(p) for p in given]
+        guesses += [None] * (len(archs) - len(guesses))
+        batch = []
+        for i, arch in enumerate(archs):
             arch = self.space.validate(arch)
-            record = self.evaluator.evaluate(arch)
+            key = self.space.arch_id(arch)
+            batch.append(Candidate(len(self.trials) + i, arch, key, iteration, guesses[i]))
+        previous_phase = self.phase
+        self._switch_phase("evaluation")
+        done = []
+        records = self.backend.evaluate(self, batch)
+        for candidate, record in zip(batch, records, strict=False):
             trial = Trial(
-                number=len(self.trials),
+                number=candidate.number,
                 arch_id=record.arch_id,
-                arch=self.space.to_native(arch),
+                arch=self.space.to_native(candidate.arch),
                 search_metric=float(record.search_metric),
                 report_metric=record.report_metric,
                 cost_seconds=record.cost_seconds,
                 iteration=iteration,
+                predicted=candidate.predicted,
             )
             self.trials.append(trial)
             self.evaluated_ids.add(record.arch_id)
-            done.append((arch, record))
+            done.append((candidate.arch, record))
             self._emit()
-        self.phase = previous_phase
+        if len(done) != len(batch):
+            raise RuntimeError(f"evaluation backend returned {len(done)} of {len(batch)} records")
+        self._switch_phase(previous_phase)
         if self.remaining <= 0:
             raise BudgetExhausted
         return done
@@ -209,18 +282,23 @@ def run_search(
     budget: int,
     seed: int = 0,
     on_event: Callable[[SearchContext], None] | None = None,
+    backend: EvaluationBackend | None = None,
 ) -> SearchResult:
-    """Run one search from a fixed seed; the same seed and config give the same result."""
+    """Run one search from a fixed seed; the same seed and config give the same result.
+
+    ``backend`` decides where evaluations happen (default: the evaluator, in this process).
+    """
     import torch
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    ctx = SearchContext(evaluator.space, evaluator, budget, on_event)
+    ctx = SearchContext(evaluator.space, evaluator, budget, on_event, backend=backend, rng=rng)
     start = time.perf_counter()
     try:
         strategy.run(ctx, rng)
     except BudgetExhausted:
         pass
+    ctx.close_phase()
     ctx.phase = "done"
     return SearchResult(
         strategy=strategy.name,

@@ -54,12 +54,18 @@ class RegularizedEvolution(Strategy):
             k = min(cfg.tournament_size, len(population))
             picks = rng.choice(len(population), size=k, replace=False)
             parent = max((population[int(i)] for i in picks), key=lambda p: p[1])[0]
-            child = space.mutate(parent, rng)
-            for _ in range(cfg.max_redraws):
-                if space.arch_id(child) not in ctx.evaluated_ids:
-                    break
-                child = space.mutate(parent, rng)
+            child = self._child(space, parent, ctx, rng)
             ((arch, record),) = ctx.evaluate([child], iteration=cycle)
             population.append((arch, record.search_metric))
             if len(population) > cfg.population_size:
                 population.popleft()
+
+    def _child(self, space, parent, ctx: SearchContext, rng: np.random.Generator):
+        """A mutant of ``parent`` that is new and inside the space; after ``max_redraws``
+        failures (e.g. a space cut down to a partial table), a fresh random unseen cell."""
+        for _ in range(self.config.max_redraws):
+            child = space.mutate(parent, rng)
+            if space.try_validate(child) is not None and not ctx.is_evaluated(child):
+                return child
+        return space.sample(1, rng, exclude=ctx.evaluated_ids)[0]
+

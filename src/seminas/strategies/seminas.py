@@ -108,6 +108,13 @@ class SemiNAS(Strategy):
         space = ctx.space
         trainer = self._trainer(ctx)
         ctx.diagnostics.setdefault("iterations", [])
+        ctx.state_provider = lambda: {
+            "controller": trainer.model.state_dict(),
+            "optimizer": trainer.optimizer.state_dict(),
+            "mean": trainer.mean,
+            "std": trainer.std,
+            "steps": trainer.steps,
+        }
 
         ctx.set_phase("evaluation")
         labeled_archs, labeled_y = [], []
@@ -162,7 +169,8 @@ class SemiNAS(Strategy):
                 diag["random_top_up"] = len(extra)
 
             ctx.diagnostics["iterations"].append(diag)
-            evaluated = ctx.evaluate(new_archs, iteration=iteration)  # may end the search
+            # may end the search
+            evaluated = ctx.evaluate(new_archs, iteration=iteration, predicted=predicted)
             true = [record.search_metric for _, record in evaluated]
             if len(true) > 1:
                 diag["new_tau"] = float(kendalltau(predicted[: len(true)], true)[0])

@@ -1,0 +1,414 @@
+"""The study commands of the ``seminas`` CLI: ``search --study``, resume, show, plot, export,
+worker. Kept apart from :mod:`seminas.cli` so the core CLI stays small; errors are
+:class:`~seminas.errors.SeminasError` (one line, exit 2) and Ctrl-C exits 130 with a hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from seminas.errors import SeminasError
+
+
+# -- shared pieces ---------------------------------------------------------------------------
+def progress_bar(args: argparse.Namespace, budget: int) -> tuple[Any, Callable, Callable]:
+    """The live bar: phase (``replay: …`` while a resume fast-forwards), queries done / budget,
+    best search metric so far, elapsed time. Returns ``(progress, on_event, on_start)``."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(
+        TextColumn("[bold]{task.fields[phase]:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("queries  best {task.fields[best]}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=args.quiet,
+    )
+    task = progress.add_task("search", total=budget, phase="starting", best="-")
+    state: dict[str, Any] = {"backend": None}
+
+    def on_event(ctx: Any) -> None:
+        best = ctx.best_search_metric()
+        backend = state["backend"]
+        phase = ctx.phase
+        if backend is not None and backend.replaying:
+            phase = f"replay: {phase}"
+        progress.update(
+            task,
+            completed=len(ctx.trials),
+            phase=phase,
+            best="-" if best is None else f"{best:.3f}",
+        )
+
+    def on_start(backend: Any) -> None:
+        state["backend"] = backend
+
+    return progress, on_event, on_start
+
+
+def print_result(args: argparse.Namespace, result: Any, evaluator: Any, study: str) -> None:
+    data = result.to_dict()
+    if getattr(args, "out", None):
+        Path(args.out).write_text(json.dumps(data, indent=2))
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return
+    best = result.best
+    print(f"study         {study}")
+    print(f"strategy      {result.strategy} (seed {result.seed})")
+    print(f"queries       {len(result.trials)} of {result.budget}")
+    print(f"best          {json.dumps(best.arch)}")
+    print(f"  id          {best.arch_id}")
+    print(f"  search      {best.search_metric:.4f}  ({evaluator.search_metric_name})")
+    report = "missing" if best.report_metric is None else f"{best.report_metric:.4f}"
+    print(f"  report      {report}  ({evaluator.report_metric_name})")
+    print(f"  found at    query {best.number + 1}")
+    print(f"wall time     {result.wall_seconds:.1f} s (this session)")
+
+
+def study_info(evaluator: Any) -> dict[str, Any]:
+    """Descriptive facts about the evaluator that a study keeps for display."""
+    return {
+        "evaluator": evaluator.describe(),
+        "metrics": {
+            "search": evaluator.search_metric_name,
+            "report": evaluator.report_metric_name,
+        },
+    }
+
+
+def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
+    from seminas.study import run_study
+
+    progress, on_event, on_start = progress_bar(args, study.budget)
+    try:
+        with progress:
+            result = run_study(
+                study,
+                evaluator,
+                local=not args.workers_external,
+                on_event=on_event,
+                on_start=on_start,
+            )
+        print_result(args, result, evaluator, study.location)
+    except KeyboardInterrupt:
+        done = study.storage.counts()["done"]
+        print(
+            f"interrupted: {done} of {study.budget} queries are saved in {study.location}; "
+            f"continue with `seminas resume {study.location}`",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        study.close()
+    return 0
+
+
+# -- commands ---------------------------------------------------------------------------------
+def search_with_study(
+    args: argparse.Namespace, strategy: Any, evaluator: Any, preset: str | None
+) -> int:
+    """``seminas search … --study FILE``: create the study, or continue it if the config is
+    the same (a different one is refused, naming the differences)."""
+    from seminas.study import Study, evaluator_spec, make_config
+
+    if not args.study:
+        raise SeminasError("--workers-external needs --study FILE (workers share the study)")
+    spec = evaluator_spec(
+        args.space,
+        dataset=args.dataset,
+        fidelity=args.fidelity,
+        nb101_file=args.nb101_file,
+        epochs=args.epochs,
+        seed=args.seed,
+    )
+    config = make_config(strategy, spec, args.budget, args.seed, preset)
+    study, created = Study.create_or_open(
+        args.study, config, study_info(evaluator), journal=args.study_journal
+    )
+    if not created and not args.quiet:
+        done = study.storage.counts()["done"]
+        print(
+            f"continuing study {args.study}: {done} of {study.budget} queries done",
+            file=sys.stderr,
+        )
+    return _run(args, study, evaluator)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from seminas.study import Study
+
+    study = Study.open(args.study)
+    try:
+        if not args.quiet:
+            done = study.storage.counts()["done"]
+            print(
+                f"resuming study {args.study}: {done} of {study.budget} queries done",
+                file=sys.stderr,
+            )
+        evaluator = study.evaluator(data_dir=args.data_dir, progress=not args.quiet)
+    except BaseException:
+        study.close()
+        raise
+    return _run(args, study, evaluator)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from seminas.study import Study, run_worker
+
+    study = Study.open(args.study)
+    try:
+        evaluator = study.evaluator(data_dir=args.data_dir, progress=not args.quiet)
+        if not args.quiet:
+            print(
+                f"worker on {args.study}: evaluating its pending queries until the study is "
+                f"complete (Ctrl-C stops)",
+                file=sys.stderr,
+            )
+
+        def on_trial(row: Any, kept: bool) -> None:
+            if not args.quiet:
+                what = "done" if kept else "dropped (its claim had expired)"
+                print(f"query {row.number + 1}: {row.arch_id} {what}", file=sys.stderr)
+
+        try:
+            stats = run_worker(
+                study,
+                evaluator,
+                lease=args.lease,
+                poll=args.poll,
+                idle_timeout=args.idle_timeout,
+                max_trials=args.max_trials,
+                simulate_time=args.simulate_time,
+                on_trial=on_trial,
+            )
+        except KeyboardInterrupt:
+            print("worker interrupted: its unfinished claim is back in the queue", file=sys.stderr)
+            return 130
+    finally:
+        study.close()
+    out = {
+        "worker": stats.worker,
+        "evaluated": stats.evaluated,
+        "dropped": stats.lost,
+        "seconds": round(stats.seconds, 3),
+    }
+    print(json.dumps(out))
+    return 0
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from seminas.study import Study
+    from seminas.study.report import summary
+
+    with Study.open(args.study) as study:
+        data = summary(study, top=args.top)
+    if args.json:
+        print(json.dumps(data, indent=2))
+        return 0
+    console = Console()
+    if not console.is_terminal:  # a file or a pipe: room for whole architecture strings
+        console = Console(width=180)
+    q = data["queries"]
+    ev = data["evaluator"]
+    bench = ", ".join(f"{k} {v}" for k, v in ev.items() if k != "space" and v is not None)
+    preset = f" (preset {data['preset']})" if data["preset"] else ""
+    console.print(f"study     {data['study']}  ({data['state']})")
+    console.print(
+        f"search    {data['strategy']}{preset}, seed {data['seed']}, on {ev['space']}"
+        + (f" ({bench})" if bench else "")
+    )
+    others = ", ".join(f"{v} {k}" for k, v in q.items() if k != "done" and v)
+    console.print(
+        f"queries   {q['done']} of {data['budget']} done" + (f" ({others})" if others else "")
+    )
+    best = Table(title="best architectures", title_justify="left")
+    for col in ("rank", "query", "iter", "architecture", "search", "report"):
+        if col == "architecture":
+            best.add_column(col, overflow="fold")
+        else:
+            best.add_column(col, justify="right", no_wrap=True)
+    for b in data["best"]:
+        arch = b["arch"] if isinstance(b["arch"], str) else json.dumps(b["arch"])
+        best.add_row(
+            str(b["rank"]),
+            str(b["query"]),
+            str(b["iteration"]),
+            arch,
+            _fmt(b["search_metric"], 3),
+            _fmt(b["report_metric"], 3),
+        )
+    console.print(best)
+    metrics = data["metrics"]
+    if metrics:
+        console.print(f"search: {metrics.get('search')}; report: {metrics.get('report')}")
+    phases = Table(title="time per phase (search processes)", title_justify="left")
+    phases.add_column("phase")
+    phases.add_column("seconds", justify="right")
+    phases.add_column("share", justify="right")
+    total = sum(data["phase_seconds"].values()) or 1.0
+    for phase, sec in data["phase_seconds"].items():
+        phases.add_row(phase, f"{sec:.1f}", f"{100 * sec / total:.0f}%")
+    console.print(phases)
+    if data["worker_seconds"]:
+        work = ", ".join(f"{k} {v:.1f} s" for k, v in data["worker_seconds"].items())
+        console.print(f"workers   {work}")
+    if data["evaluation_cost_seconds"] is not None:
+        hours = data["evaluation_cost_seconds"] / 3600
+        console.print(f"training time the queries stand for: {hours:.1f} h")
+    if data["predictor"]:
+        taus = "  ".join(
+            f"{p['iteration']}: {_fmt(p['kendall_tau'], 2)}" for p in data["predictor"]
+        )
+        console.print(f"predictor Kendall tau on its own proposals, per iteration:  {taus}")
+    sessions = Table(title="sessions", title_justify="left")
+    for col in ("id", "kind", "status", "evaluated", "replayed", "seconds"):
+        sessions.add_column(col, justify="left" if col in ("kind", "status") else "right")
+    for s in data["sessions"]:
+        sessions.add_row(
+            str(s["id"]),
+            s["kind"],
+            s["status"],
+            str(s["evaluated"]),
+            str(s["replayed"]),
+            _fmt(s["seconds"], 1),
+        )
+    console.print(sessions)
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from seminas.study import Study
+    from seminas.study.report import kendall_by_iteration, plot
+
+    with Study.open(args.study) as study:
+        done = study.done()
+        if not done:
+            raise SeminasError(f"study {args.study} has no finished query to plot yet")
+        path = Path(args.study)
+        out = Path(args.out) if args.out else path.parent / f"{path.stem}-plots"
+        paths = plot(study, out)
+        taus = kendall_by_iteration(done)
+    for p in paths:
+        print(p)
+    if not taus:
+        print("(no predictions recorded: this strategy does not predict accuracy)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from seminas.study import Study
+    from seminas.study.report import best_entries
+
+    if args.all and args.best:
+        raise SeminasError("export either --best [--top K] or --all, not both")
+    with Study.open(args.study) as study:
+        if args.all:
+            out = [
+                {
+                    "query": t.number + 1,
+                    "iteration": t.iteration,
+                    "arch_id": t.arch_id,
+                    "arch": t.arch,
+                    "search_metric": t.search_metric,
+                    "report_metric": t.report_metric,
+                }
+                for t in study.done()
+            ]
+        else:
+            out = best_entries(study, args.top)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+def add_search_options(search: argparse.ArgumentParser) -> None:
+    """The study options of ``seminas search``."""
+    search.add_argument(
+        "--study",
+        metavar="FILE",
+        help="keep everything in this study file (created on first use); running the same "
+        "command again, or `seminas resume FILE`, continues it exactly",
+    )
+    search.add_argument(
+        "--workers-external",
+        action="store_true",
+        help="with --study: evaluate nothing here, `seminas worker FILE` processes do it",
+    )
+    search.add_argument(
+        "--study-journal",
+        choices=["wal", "delete"],
+        default="wal",
+        help="SQLite journal of a new study: wal (default; all processes on one host) or "
+        "delete (a file on a network disk shared by several machines)",
+    )
+
+
+def add_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
+    """Register resume, show, plot, export and worker on the CLI's subparsers."""
+    resume = sub.add_parser("resume", help="continue an interrupted study exactly")
+    resume.add_argument("study", metavar="FILE")
+    resume.add_argument("--json", action="store_true", help="print the result as JSON")
+    resume.add_argument("--out", help="also write the result JSON to this file")
+    resume.add_argument("--quiet", action="store_true", help="no progress bar")
+    resume.add_argument(
+        "--workers-external",
+        action="store_true",
+        help="evaluate nothing here: `seminas worker FILE` processes do it",
+    )
+    resume.set_defaults(func=cmd_resume)
+
+    show = sub.add_parser("show", help="a study's summary: best architectures, time per phase")
+    show.add_argument("study", metavar="FILE")
+    show.add_argument("--top", type=positive_int, default=5, help="best architectures shown")
+    show.add_argument("--json", action="store_true", help="print the summary as JSON")
+    show.set_defaults(func=cmd_show)
+
+    plot = sub.add_parser("plot", help="PNGs: best so far vs queries; predicted vs true")
+    plot.add_argument("study", metavar="FILE")
+    plot.add_argument("--out", metavar="DIR", help="output folder (default: FILE's stem-plots)")
+    plot.set_defaults(func=cmd_plot)
+
+    export = sub.add_parser("export", help="the best architectures as JSON, native notation")
+    export.add_argument("study", metavar="FILE")
+    export.add_argument("--best", action="store_true", help="the best architectures (default)")
+    export.add_argument("--top", type=positive_int, default=1, help="how many, with --best")
+    export.add_argument("--all", action="store_true", help="every finished query, in order")
+    export.set_defaults(func=cmd_export)
+
+    worker = sub.add_parser("worker", help="evaluate a study's pending queries")
+    worker.add_argument("study", metavar="FILE")
+    worker.add_argument(
+        "--lease", type=float, default=60.0,
+        help="seconds a claim survives without a heartbeat (default 60)",
+    )
+    worker.add_argument("--poll", type=float, default=0.2, help="seconds between looks for work")
+    worker.add_argument(
+        "--idle-timeout", type=float,
+        help="stop after this many seconds without work (default: when the study is complete)",
+    )
+    worker.add_argument("--max-trials", type=positive_int, help="stop after this many queries")
+    worker.add_argument(
+        "--simulate-time", type=float, default=0.0, metavar="SCALE",
+        help="sleep cost_seconds x SCALE after each tabular query (simulated training time)",
+    )
+    worker.add_argument("--quiet", action="store_true")
+    worker.set_defaults(func=cmd_worker)
