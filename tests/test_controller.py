@@ -99,9 +99,9 @@ def test_generation_yields_only_valid_unseen_architectures(nb201_trained, nb201)
 def test_predictor_on_the_real_nb101_subset():
     """The controller's predictor trains on real NAS-Bench-101 cells (the 1,000 subset cells with
     matrices) and ranks held-out cells better than chance."""
+    from conftest import need
     from scipy.stats import kendalltau
 
-    from conftest import need
     from seminas.benchmarks.nb101 import NB101SubsetBenchmark
 
     need("nasbench101/subset-20k.csv")
