@@ -194,22 +194,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
 
         result = run_search(strategy, evaluator, args.budget, args.seed, on_event)
-    data = result.to_dict()
-    if args.out:
-        Path(args.out).write_text(json.dumps(data, indent=2))
-    if args.json:
-        print(json.dumps(data, indent=2))
-        return 0
-    best = result.best
-    print(f"strategy      {result.strategy} (seed {result.seed})")
-    print(f"queries       {len(result.trials)} of {result.budget}")
-    print(f"best          {json.dumps(best.arch)}")
-    print(f"  id          {best.arch_id}")
-    print(f"  search      {best.search_metric:.4f}  ({evaluator.search_metric_name})")
-    report = "missing" if best.report_metric is None else f"{best.report_metric:.4f}"
-    print(f"  report      {report}  ({evaluator.report_metric_name})")
-    print(f"  found at    query {best.number + 1}")
-    print(f"wall time     {result.wall_seconds:.1f} s")
+    study_commands.print_result(args, result, evaluator)
     return 0
 
 

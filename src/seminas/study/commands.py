@@ -53,7 +53,10 @@ def progress_bar(args: argparse.Namespace, budget: int) -> tuple[Any, Callable, 
     return progress, on_event, on_start
 
 
-def print_result(args: argparse.Namespace, result: Any, evaluator: Any, study: str) -> None:
+def print_result(
+    args: argparse.Namespace, result: Any, evaluator: Any, study: str | None = None
+) -> None:
+    """The search's final summary (or its JSON with ``--json``), with or without a study."""
     data = result.to_dict()
     if getattr(args, "out", None):
         Path(args.out).write_text(json.dumps(data, indent=2))
@@ -61,7 +64,8 @@ def print_result(args: argparse.Namespace, result: Any, evaluator: Any, study: s
         print(json.dumps(data, indent=2))
         return
     best = result.best
-    print(f"study         {study}")
+    if study is not None:
+        print(f"study         {study}")
     print(f"strategy      {result.strategy} (seed {result.seed})")
     print(f"queries       {len(result.trials)} of {result.budget}")
     print(f"best          {json.dumps(best.arch)}")
@@ -70,7 +74,8 @@ def print_result(args: argparse.Namespace, result: Any, evaluator: Any, study: s
     report = "missing" if best.report_metric is None else f"{best.report_metric:.4f}"
     print(f"  report      {report}  ({evaluator.report_metric_name})")
     print(f"  found at    query {best.number + 1}")
-    print(f"wall time     {result.wall_seconds:.1f} s (this session)")
+    session = " (this session)" if study is not None else ""
+    print(f"wall time     {result.wall_seconds:.1f} s{session}")
 
 
 def study_info(evaluator: Any) -> dict[str, Any]:
