@@ -327,17 +327,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise SeminasError("export either --best [--top K] or --all, not both")
     with Study.open(args.study) as study:
         if args.all:
-            out = [
-                {
-                    "query": t.number + 1,
-                    "iteration": t.iteration,
-                    "arch_id": t.arch_id,
-                    "arch": t.arch,
-                    "search_metric": t.search_metric,
-                    "report_metric": t.report_metric,
-                }
-                for t in study.done()
-            ]
+            from seminas.study.report import trial_summary
+
+            out = [trial_summary(t) for t in study.done()]
         else:
             out = best_entries(study, args.top)
     print(json.dumps(out, indent=2))

@@ -37,17 +37,20 @@ def kendall_by_iteration(trials: list[TrialRow]) -> list[dict[str, Any]]:
 def best_entries(study: Study, top: int = 5) -> list[dict[str, Any]]:
     """The ``top`` best finished trials in the space's native notation."""
     return [
-        {
-            "rank": rank,
-            "query": t.number + 1,
-            "iteration": t.iteration,
-            "arch_id": t.arch_id,
-            "arch": t.arch,
-            "search_metric": t.search_metric,
-            "report_metric": t.report_metric,
-        }
-        for rank, t in enumerate(study.best(top), start=1)
+        {"rank": rank, **trial_summary(t)} for rank, t in enumerate(study.best(top), start=1)
     ]
+
+
+def trial_summary(t: Any) -> dict[str, Any]:
+    """One finished trial as exported: where it came in the search and what it scored."""
+    return {
+        "query": t.number + 1,
+        "iteration": t.iteration,
+        "arch_id": t.arch_id,
+        "arch": t.arch,
+        "search_metric": t.search_metric,
+        "report_metric": t.report_metric,
+    }
 
 
 def summary(study: Study, top: int = 5) -> dict[str, Any]:
