@@ -498,13 +498,18 @@ class SQLiteStorage(Storage):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT: take the write lock first, so read-then-write is atomic."""
         conn = self._db
+        if conn.in_transaction:
+            # a Ctrl-C between an earlier BEGIN and its COMMIT/ROLLBACK left it open; nothing
+            # of it was committed, so dropping it loses no finished evaluation
+            conn.rollback()
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.rollback()
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         if self._conn is not None:
