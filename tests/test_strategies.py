@@ -78,6 +78,29 @@ def test_paper_preset_is_the_paper_schedule():
     assert 1100 + 3 * 300 == 2000
 
 
+def test_paper_nb201_preset_keeps_the_paper_training_schedule():
+    paper = make_strategy("seminas", "paper-nb101").config
+    cfg = make_strategy("seminas", "paper-nb201").config
+    for key in ("unlabeled", "upsample", "pretrain_epochs", "epochs", "top_k", "batch_size",
+                "lr", "trade_off", "max_step"):
+        assert getattr(cfg, key) == getattr(paper, key), key
+    assert (cfg.initial, cfg.per_iteration) == (100, 100)  # 300 queries = two iterations
+
+
+def test_default_presets_are_the_fast_ones():
+    from seminas.strategies import default_preset, resolve_preset
+
+    assert default_preset("seminas", "nb201") == "fast-nb201"
+    assert default_preset("nao", "nb101") == "fast-nb101"
+    assert default_preset("re", "nb201") == "nb201"
+    assert default_preset("rs", "nb201") is None
+    assert resolve_preset("seminas", "fast", "nb101") == "fast-nb101"
+    assert resolve_preset("seminas", "paper-nb101", "nb201") == "paper-nb101"
+    assert resolve_preset("re", "fast", "nb201") == "nb201"  # RE has no fast preset
+    assert make_strategy("seminas", "fast").config == make_strategy("seminas", "fast-nb201").config
+    assert make_strategy("nao", "fast").config.unlabeled == 0
+
+
 def test_nb101_search_end_to_end_on_a_synthetic_official_file(tmp_path, capsys):
     """The whole NB101 path: official tfrecord format -> cache -> space -> SemiNAS -> result."""
     path = tmp_path / "nasbench_only108.tfrecord"
@@ -104,3 +127,13 @@ def test_baselines_on_a_partial_nb101_table(tmp_path, name):
     bench = make_evaluator("nb101", nb101_file=path, progress=False)
     result = run_search(make_strategy(name, "nb101" if name == "re" else None), bench, 80, seed=0)
     assert len({t.arch_id for t in result.trials}) == 80
+
+
+def test_cli_search_runs_the_fast_preset_by_default(capsys):
+    argv = ["search", "--space", "nb201", "--budget", "60", "--seed", "0", "--json", "--quiet"]
+    assert main(argv) == 0
+    data = json.loads(capsys.readouterr().out)
+    fast = make_strategy("seminas", "fast").config
+    assert data["config"]["epochs"] == fast.epochs == 2
+    assert data["config"]["pretrain_epochs"] == fast.pretrain_epochs
+    assert data["num_queries"] == 60

@@ -26,6 +26,9 @@ class ControllerShape:
     mlp_hidden: int = 16
     dropout: float = 0.1
     mlp_dropout: float = 0.1
+    # "linear" regresses standardised targets; "sigmoid" squashes the output to (0, 1) for
+    # min-max-scaled targets, as the paper's ImageNet controller does
+    predictor_output: str = "linear"
 
 
 class Encoder(nn.Module):
@@ -58,12 +61,17 @@ class Predictor(nn.Module):
         self.up = nn.Linear(shape.mlp_hidden, shape.hidden_size)
         self.dropout = nn.Dropout(shape.mlp_dropout)
         self.out = nn.Linear(shape.hidden_size, 1)
+        if shape.predictor_output not in ("linear", "sigmoid"):
+            raise ValueError(f"predictor_output must be 'linear' or 'sigmoid', got "
+                             f"{shape.predictor_output!r}")
+        self.sigmoid = shape.predictor_output == "sigmoid"
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         h = self.dropout(F.relu(self.down(embedding)))
         h = self.dropout(F.relu(self.up(h)))
         h = (h + embedding) * math.sqrt(0.5)
-        return self.out(h).squeeze(-1)
+        out = self.out(h).squeeze(-1)
+        return torch.sigmoid(out) if self.sigmoid else out
 
 
 class Decoder(nn.Module):
