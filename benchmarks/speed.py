@@ -137,6 +137,8 @@ def generation_time(evaluator, preset: str, seeds: int = 100, quota: int = 100) 
 
 def _search_child(args: tuple[str, int, int, str, str | None], queue) -> None:
     preset, budget, seed, space, nb101_file = args
+    if os.environ.get("SEMINAS_SPEED_THREADS"):
+        torch.set_num_threads(int(os.environ["SEMINAS_SPEED_THREADS"]))
     from seminas.benchmarks.factory import make_evaluator
     from seminas.strategies import run_search
 
@@ -177,18 +179,12 @@ def complete_search(
     return out
 
 
-def nb101_projection(preset: str, workdir: Path, cells: int = 15_000) -> dict[str, Any]:
-    """Time per controller epoch at the preset's NAS-Bench-101 sizes on a synthetic table in the
-    official format, and the full search's training time projected from it."""
-    from seminas.benchmarks.factory import make_evaluator
-    from seminas.benchmarks.nb101_synthetic import synthetic_specs, write_synthetic_nb101
-
-    path = workdir / "synthetic_nb101.tfrecord"
-    if not path.exists():
-        write_synthetic_nb101(path, synthetic_specs(cells, seed=0), seed=0)
-    evaluator = make_evaluator("nb101", nb101_file=path, progress=False)
+def schedule_projection(evaluator, preset: str, budget: int) -> dict[str, Any]:
+    """Time per controller epoch at the preset's sizes, and the whole search's controller
+    training time projected from it (epochs x samples x measured seconds per sample)."""
     space = evaluator.space
     c = SemiNAS.from_preset(preset).config
+    torch.manual_seed(0)
     trainer = _trainer(space, preset)
     rng = np.random.default_rng(3)
     labeled = space.sample(c.initial, rng)
@@ -205,14 +201,19 @@ def nb101_projection(preset: str, workdir: Path, cells: int = 15_000) -> dict[st
     trainer.fit(mix, mix_y, 1)
     iter_epoch = time.perf_counter() - start
     per_sample = iter_epoch / len(mix)
-    budget = 2000
     labeled_sizes = list(range(c.initial, budget, c.per_iteration))
+    epochs = [
+        c.first_epochs if i == 0 and c.first_epochs is not None else c.epochs
+        for i in range(len(labeled_sizes))
+    ]
     projected = pre_epoch * c.pretrain_epochs + sum(
-        c.epochs * per_sample * (c.upsample * n + c.unlabeled) for n in labeled_sizes
+        e * per_sample * (c.upsample * n + c.unlabeled)
+        for e, n in zip(epochs, labeled_sizes, strict=True)
     )
     return {
         "preset": preset,
-        "table_cells": len(evaluator.table),
+        "space": getattr(evaluator, "describe", lambda: {})().get("space"),
+        "table_cells": len(getattr(evaluator, "table", ())) or None,
         "budget": budget,
         "iterations": len(labeled_sizes),
         "pretrain_epoch_seconds": pre_epoch,
@@ -220,6 +221,17 @@ def nb101_projection(preset: str, workdir: Path, cells: int = 15_000) -> dict[st
         "iteration_epoch_seconds": iter_epoch,
         "projected_training_seconds": projected,
     }
+
+
+def synthetic_nb101(workdir: Path, cells: int = 15_000):
+    """An evaluator over a synthetic NAS-Bench-101 table written in the official format."""
+    from seminas.benchmarks.factory import make_evaluator
+    from seminas.benchmarks.nb101_synthetic import synthetic_specs, write_synthetic_nb101
+
+    path = workdir / "synthetic_nb101.tfrecord"
+    if not path.exists():
+        write_synthetic_nb101(path, synthetic_specs(cells, seed=0), seed=0)
+    return make_evaluator("nb101", nb101_file=path, progress=False)
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -262,9 +274,10 @@ def print_table(report: dict[str, Any]) -> None:
             f"paper / fast ratio: wall time {report['speedup']:.1f}x, "
             f"CPU time {report['speedup_cpu']:.1f}x"
         )
-    for row in report["nb101"]:
+    for row in report["projections"]:
         console.print(
-            f"NB101 {row['preset']}: pre-training epoch {row['pretrain_epoch_seconds']:.3f} s, "
+            f"{row['space']} {row['preset']}: pre-training epoch "
+            f"{row['pretrain_epoch_seconds']:.3f} s, "
             f"iteration epoch ({row['iteration_epoch_samples']:,} samples) "
             f"{row['iteration_epoch_seconds']:.2f} s, projected training for budget "
             f"{row['budget']}: {row['projected_training_seconds'] / 60:.1f} min"
@@ -282,7 +295,14 @@ def main(argv: list[str] | None = None) -> int:
         "--skip-paper-search", action="store_true",
         help="skip the complete search with the paper's schedule (about an hour on 2 cores)",
     )
+    parser.add_argument(
+        "--searches-only", action="store_true",
+        help="only the complete searches (to pair the paper search with a fast one)",
+    )
+    parser.add_argument("--threads", type=int, help="torch threads in the search processes")
     args = parser.parse_args(argv)
+    if args.threads:
+        os.environ["SEMINAS_SPEED_THREADS"] = str(args.threads)
 
     from seminas.benchmarks.nb201 import NB201Benchmark
     from seminas.spaces.nb101 import NB101Space
@@ -290,6 +310,19 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M")}
     nb201 = NB201Benchmark("cifar10")
     nb101 = NB101Space()
+    if args.searches_only:
+        report["searches"] = [complete_search(args.fast_preset, args.budget, args.seed)]
+        paper = complete_search(args.paper_preset, args.budget, args.seed)
+        report["searches"].append(paper)
+        fast = report["searches"][0]
+        report["speedup"] = paper["wall_seconds"] / fast["wall_seconds"]
+        report["speedup_cpu"] = paper["cpu_seconds"] / fast["cpu_seconds"]
+        report["threads"] = args.threads
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(json.dumps(report["searches"], indent=1), report["speedup"], report["speedup_cpu"])
+        return 0
     print("throughput ...", file=sys.stderr)
     # the paper's batch of 100 (also the fast presets'), and a larger batch as a lever
     report["throughput"] = [
@@ -310,10 +343,15 @@ def main(argv: list[str] | None = None) -> int:
         fast = report["searches"][0]
         report["speedup"] = paper["wall_seconds"] / fast["wall_seconds"]
         report["speedup_cpu"] = paper["cpu_seconds"] / fast["cpu_seconds"]
-    print("NAS-Bench-101 projections ...", file=sys.stderr)
+    print("projections ...", file=sys.stderr)
+    report["projections"] = [
+        schedule_projection(nb201, p, args.budget) for p in (args.paper_preset, args.fast_preset)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
-        report["nb101"] = [
-            nb101_projection(p, Path(tmp)) for p in ("paper-nb101", f"{args.fast_preset}-nb101")
+        nb101_table = synthetic_nb101(Path(tmp))
+        report["projections"] += [
+            schedule_projection(nb101_table, p, 2000)
+            for p in ("paper-nb101", f"{args.fast_preset}-nb101")
         ]
     report["finished"] = time.strftime("%Y-%m-%d %H:%M")
     out = Path(args.out)

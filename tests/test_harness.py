@@ -171,7 +171,7 @@ def test_small_bench_writes_results_summary_and_plot(small_bench) -> None:
     md = (out / "summary.md").read_text()
     assert "cifar10" in md and "seminas bench --test" in md
     assert "validation accuracy" in md and "test accuracy" in md
-    for method in ("rs", "re"):
+    for method in ("rs", "re[nb201]"):  # RE runs its NB201 preset by default
         for b in BUDGETS:
             assert f"| {method} | {b} |" in md
     png = (out / "curves.png").read_bytes()
@@ -201,7 +201,7 @@ def test_summary_numbers_match_a_hand_computation(small_bench) -> None:
     expected = np.mean([x["trajectory"]["best_report"][9] for x in lines if x["strategy"] == "re"])
     assert row10["report_mean"] == pytest.approx(expected)
     md = (out / "summary.md").read_text()
-    assert f"| re | 10 | {expected:.2f} ±" in md
+    assert f"| re[nb201] | 10 | {expected:.2f} ±" in md
 
 
 @needs_nb201
@@ -209,7 +209,9 @@ def test_same_spec_gives_the_same_line_in_any_process(small_bench) -> None:
     out, _ = small_bench
     written = {(x["strategy"], x["seed"]): x for x in _lines(out / "results.jsonl")}
     for strategy in ("rs", "re"):
-        spec = RunSpec(space="nb201", dataset="cifar10", strategy=strategy, budget=30, seed=2)
+        preset = written[(strategy, 2)]["preset"]  # the default preset the bench chose
+        spec = RunSpec(space="nb201", dataset="cifar10", strategy=strategy, budget=30, seed=2,
+                       preset=preset)
         first, second = run_one(spec), run_one(spec)
         for line in (first, second, written[(strategy, 2)]):
             line.pop("wall_seconds")

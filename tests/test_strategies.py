@@ -137,3 +137,11 @@ def test_cli_search_runs_the_fast_preset_by_default(capsys):
     assert data["config"]["epochs"] == fast.epochs == 2
     assert data["config"]["pretrain_epochs"] == fast.pretrain_epochs
     assert data["num_queries"] == 60
+
+
+def test_fast_preset_first_iteration_is_the_nb201_one(nb201):
+    """`fast` keeps the first iteration's training (10 epochs) and cuts only later ones."""
+    fast = run_search(make_strategy("seminas", "fast"), nb201, 100, seed=3)
+    full = run_search(make_strategy("seminas", "nb201"), nb201, 100, seed=3)
+    assert [t.arch_id for t in fast.trials] == [t.arch_id for t in full.trials]
+    assert make_strategy("seminas", "fast").config.epochs == 2

@@ -153,6 +153,11 @@ def _search_evaluator(args: argparse.Namespace):
         epochs=args.epochs,
         seed=args.seed,
         progress=not args.quiet,
+        evaluator=args.evaluator,
+        data=args.data,
+        network=args.network,
+        channels=args.channels,
+        cells=args.cells,
     )
 
 
@@ -160,11 +165,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from seminas.strategies import make_strategy, run_search, strategy_class
+    from seminas.execution.cli import resolve_search_args, search_backend
+    from seminas.strategies import make_strategy, resolve_preset, run_search, strategy_class
 
+    resolve_search_args(args)  # --epochs per evaluator; option combinations
+    strategy_class(args.strategy)  # an unknown name is one clear error before anything loads
     preset = args.preset
-    if preset is None and args.space in strategy_class(args.strategy).presets:
-        preset = args.space  # each strategy's settings for this space, when it has them
+    if preset is None or preset == "fast":  # default: the strategy's fast settings for the space
+        preset = resolve_preset(args.strategy, preset, args.space)
     strategy = make_strategy(args.strategy, preset, **_parse_overrides(args.set))
     evaluator = _search_evaluator(args)
     if args.study or args.workers_external:
@@ -193,9 +201,10 @@ def cmd_search(args: argparse.Namespace) -> int:
                 best="-" if best is None else f"{best:.3f}",
             )
 
-        result = run_search(strategy, evaluator, args.budget, args.seed, on_event)
+        with search_backend(args) as backend:  # None: evaluate here; else workers / Ray
+            result = run_search(strategy, evaluator, args.budget, args.seed, on_event, backend)
     study_commands.print_result(args, result, evaluator)
-    return 0
+    return study_commands.exit_status(result)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -286,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_benchmark_options(search)
     search.add_argument("--strategy", default="seminas", help="seminas, nao, re or rs")
     search.add_argument("--preset", help="named settings, e.g. paper-nb101 (default: the "
-                        "strategy's preset named after the space, if any)")
+                        "strategy's fast-<space> preset, else the one named after the space)")
     search.add_argument("--budget", type=_positive_int, default=100, help="queries to spend")
     search.add_argument("--seed", type=int, default=0)
     search.add_argument(
@@ -299,19 +308,29 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--out", help="also write the result JSON to this file")
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     study_commands.add_search_options(search)
+    from seminas.execution.cli import add_search_options as add_training_options
+
+    add_training_options(search)  # --evaluator train, --workers, --executor ray, faults
     search.set_defaults(func=cmd_search)
     study_commands.add_commands(sub, _positive_int)
+    from seminas.supernet.cli import add_parser as add_mobilenet_commands
+
+    add_mobilenet_commands(sub, _positive_int)
 
     bench = sub.add_parser("bench", help="many seeds x strategies: results, summary, curves")
     add_benchmark_options(bench)
     bench.add_argument("--strategies", default="seminas,nao,re,rs")
     bench.add_argument("--budget", type=_positive_int, default=300)
     bench.add_argument("--seeds", default="0-9", help='e.g. "0-99" or "0,3,5-7"')
-    bench.add_argument("--preset", help="applied to each strategy that defines it")
+    bench.add_argument("--preset", help="applied to each strategy that defines it (default and "
+                       "otherwise: its fast-<space> preset, else the one named after the space)")
     bench.add_argument("--workers", type=_positive_int, help="parallel runs (default: cores)")
     bench.add_argument("--out", required=True, help="output directory")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(func=cmd_bench)
+    from seminas.predictors.cli import add_parser as add_predictor_study
+
+    add_predictor_study(sub)
     return parser
 
 

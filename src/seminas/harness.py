@@ -47,7 +47,7 @@ SUMMARY_MD = "summary.md"
 SUMMARY_JSON = "summary.json"
 CURVES_PNG = "curves.png"
 LINE_FORMAT = 1  # bump when the meaning of a results line changes
-DEFAULT_BUDGETS: tuple[int, ...] = (50, 100, 150, 200, 300)
+DEFAULT_BUDGETS: tuple[int, ...] = (50, 100, 150, 200, 300, 400, 500)
 MAX_SEEDS = 1_000_000
 
 _SPACE_ALIASES = {
@@ -928,13 +928,13 @@ class BenchOutput:
     failed: int
 
 
-def resolve_preset(strategy: str, preset: str | None) -> str | None:
-    """The preset a strategy runs with when one ``--preset`` is given for all: its own preset of
-    that name, or its defaults if it has none by that name."""
-    from seminas.strategies import strategy_class
+def resolve_preset(strategy: str, preset: str | None, space: str = "nb201") -> str | None:
+    """The preset a strategy runs with when one ``--preset`` (or none) is given for all: its own
+    preset of that name, else its default for the space (see
+    :func:`seminas.strategies.resolve_preset`)."""
+    from seminas.strategies import resolve_preset as resolve
 
-    cls = strategy_class(strategy)
-    return preset if preset is not None and preset in cls.presets else None
+    return resolve(strategy, preset, space)
 
 
 def make_specs(
@@ -981,8 +981,12 @@ def make_specs(
             )
     else:
         make_benchmark(space, dataset, data_dir, fidelity)  # raises the "not supported" error
-    presets = {name: resolve_preset(name, preset) for name in strategies}
-    if preset is not None and all(p is None for p in presets.values()):
+    presets = {name: resolve_preset(name, preset, space) for name in strategies}
+    named = {
+        name for name in strategies
+        if preset is not None and presets[name] in (preset, f"{preset}-{space}")
+    }
+    if preset is not None and not named:
         available = sorted({p for n in strategies for p in strategy_class(n).presets})
         raise SeminasError(
             f"no strategy in the bench has a preset {preset!r} "

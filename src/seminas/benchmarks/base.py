@@ -29,6 +29,12 @@ class Record:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def failed(self) -> bool:
+        """True for the placeholder of an evaluation given up after failing (see
+        :mod:`seminas.execution`): its metric is NaN and ``extra`` holds the errors."""
+        return bool(self.extra.get("failed"))
+
 
 class Evaluator(ABC):
     """Anything that scores architectures of one space: a table, a trainer, a supernet."""

@@ -19,13 +19,37 @@ def make_evaluator(
     epochs: int = 108,
     seed: int = 0,
     progress: bool = True,
+    evaluator: str = "table",
+    data: str = "cifar10-10k",
+    network: str = "cpu",
+    channels: int | None = None,
+    cells: int | None = None,
 ) -> Evaluator:
-    """The tabular evaluator for a space.
+    """The tabular evaluator for a space, or with ``evaluator="train"`` the training evaluator
+    (:class:`seminas.training.TrainingEvaluator`: ``data``, ``epochs`` of training, ``seed``,
+    network size ``network``/``channels``/``cells``).
 
     NAS-Bench-101: the official table. When the table holds every cell, the space samples
     uniformly from the cached enumeration; a partial table (a fixture, a subset) restricts the
     space to its own cells so that no strategy proposes a cell the table cannot answer.
     """
+    if evaluator == "train":
+        from seminas.training.evaluator import TrainingEvaluator
+
+        if space not in ("nb201", "nb101"):
+            raise SeminasError(f"unknown search space {space!r}: choose nb201 or nb101")
+        return TrainingEvaluator(
+            space,
+            data=data,
+            epochs=epochs,
+            seed=seed,
+            data_dir=data_dir,
+            network=network,
+            channels=channels,
+            cells=cells,
+        )
+    if evaluator != "table":
+        raise SeminasError(f"unknown evaluator {evaluator!r}: choose table or train")
     if space == "nb201":
         from seminas.benchmarks.nb201 import NB201Benchmark
 

@@ -21,11 +21,16 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from seminas.benchmarks.base import Evaluator, Record
+from seminas.errors import SeminasError
 from seminas.spaces.base import SearchSpace
 
 
 class BudgetExhausted(Exception):
     """Raised inside a strategy's loop when the last query of the budget has been spent."""
+
+
+class TooManyFailures(SeminasError):
+    """Evaluations keep failing (see :meth:`SearchContext.evaluate`): the search stops."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +127,15 @@ class SearchResult:
 
 
 class SearchContext:
-    """Charges, records and reports evaluations for one search."""
+    """Charges, records and reports evaluations for one search.
+
+    Failed evaluations (a backend gave a candidate up after its retries, see
+    :mod:`seminas.execution`) are recorded in :attr:`failures` and
+    ``diagnostics["failures"]``, not as trials: they take a query number but do not use the
+    budget, are never returned to the strategy as a label, and are never proposed again. The
+    search stops with :class:`TooManyFailures` after ``max_consecutive_failures`` failures in a
+    row, or when a whole batch fails before anything has succeeded.
+    """
 
     def __init__(
         self,
@@ -148,6 +161,12 @@ class SearchContext:
         # A strategy may set this to a callable returning its own state (e.g. controller
         # weights); a backend that keeps checkpoints stores it at each batch boundary.
         self.state_provider: Callable[[], dict[str, Any]] | None = None
+        # how many candidates to hand over at once to keep the backend's workers busy
+        self.parallelism = max(1, int(getattr(self.backend, "parallelism", 1) or 1))
+        self.failures: list[dict[str, Any]] = []
+        self.max_consecutive_failures = int(getattr(self.backend, "max_consecutive_failures", 10))
+        self._consecutive_failures = 0
+        self._next_number = 0  # query numbers: trials and failures alike
         self._on_event = on_event
         self._phase_started = time.perf_counter()
 
@@ -197,12 +216,19 @@ class SearchContext:
         for i, arch in enumerate(archs):
             arch = self.space.validate(arch)
             key = self.space.arch_id(arch)
-            batch.append(Candidate(len(self.trials) + i, arch, key, iteration, guesses[i]))
+            batch.append(Candidate(self._next_number + i, arch, key, iteration, guesses[i]))
         previous_phase = self.phase
         self._switch_phase("evaluation")
         done = []
+        failed = 0
         records = self.backend.evaluate(self, batch)
         for candidate, record in zip(batch, records, strict=False):
+            self._next_number += 1
+            if record.failed:
+                failed += 1
+                self._record_failure(candidate, record)
+                continue
+            self._consecutive_failures = 0
             trial = Trial(
                 number=candidate.number,
                 arch_id=record.arch_id,
@@ -217,12 +243,44 @@ class SearchContext:
             self.evaluated_ids.add(record.arch_id)
             done.append((candidate.arch, record))
             self._emit()
-        if len(done) != len(batch):
-            raise RuntimeError(f"evaluation backend returned {len(done)} of {len(batch)} records")
+        if len(done) + failed != len(batch):
+            raise RuntimeError(
+                f"evaluation backend returned {len(done) + failed} of {len(batch)} records"
+            )
         self._switch_phase(previous_phase)
+        if failed:
+            self._check_failures(failed == len(batch))
         if self.remaining <= 0:
             raise BudgetExhausted
         return done
+
+    def _record_failure(self, candidate: Candidate, record: Record) -> None:
+        self._consecutive_failures += 1
+        self.evaluated_ids.add(candidate.arch_id)
+        self.failures.append(
+            {
+                "number": candidate.number,
+                "arch_id": candidate.arch_id,
+                "arch": self.space.to_native(candidate.arch),
+                "iteration": candidate.iteration,
+                "error": record.extra.get("error"),
+                "attempts": record.extra.get("attempts", []),
+            }
+        )
+        self.diagnostics["failures"] = self.failures
+        self._emit()
+
+    def _check_failures(self, whole_batch: bool) -> None:
+        last = self.failures[-1]["error"]
+        if self._consecutive_failures >= self.max_consecutive_failures:
+            raise TooManyFailures(
+                f"stopped after {self._consecutive_failures} failed evaluations in a row "
+                f"(last: {last})"
+            )
+        if whole_batch and not self.trials:
+            raise TooManyFailures(
+                f"stopped: every evaluation so far failed ({len(self.failures)}; last: {last})"
+            )
 
     def best_search_metric(self) -> float | None:
         return max((t.search_metric for t in self.trials), default=None)
@@ -298,6 +356,8 @@ def run_search(
         strategy.run(ctx, rng)
     except BudgetExhausted:
         pass
+    except TooManyFailures as exc:  # keep what finished; callers report the reason
+        ctx.diagnostics["stopped"] = str(exc)
     ctx.close_phase()
     ctx.phase = "done"
     return SearchResult(

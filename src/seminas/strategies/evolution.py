@@ -12,6 +12,11 @@ it and remove the oldest member. Settings per space:
 One departure, documented because it only helps the baseline: a child whose canonical id was
 already evaluated is re-drawn (up to ``max_redraws`` times) instead of spending a query on a
 duplicate.
+
+Parallel evaluation: with ``ctx.parallelism`` p > 1 (p workers), each cycle draws p children
+from p tournaments of the same population and evaluates them together, then ages the population
+by each child in query order (a batched variant, as asynchronous evolution keeps p workers busy;
+with p = 1 it is exactly the serial algorithm). A child whose evaluation failed is not added.
 """
 
 from __future__ import annotations
@@ -51,21 +56,35 @@ class RegularizedEvolution(Strategy):
         cycle = 0
         while True:
             cycle += 1
-            k = min(cfg.tournament_size, len(population))
-            picks = rng.choice(len(population), size=k, replace=False)
-            parent = max((population[int(i)] for i in picks), key=lambda p: p[1])[0]
-            child = self._child(space, parent, ctx, rng)
-            ((arch, record),) = ctx.evaluate([child], iteration=cycle)
-            population.append((arch, record.search_metric))
-            if len(population) > cfg.population_size:
-                population.popleft()
+            children: list = []
+            taken: set[str] = set()
+            for _ in range(min(ctx.parallelism, ctx.remaining)):
+                if not population:  # every evaluation so far failed: start from a random cell
+                    children.append(space.sample(1, rng, exclude=ctx.evaluated_ids | taken)[0])
+                else:
+                    k = min(cfg.tournament_size, len(population))
+                    picks = rng.choice(len(population), size=k, replace=False)
+                    parent = max((population[int(i)] for i in picks), key=lambda p: p[1])[0]
+                    children.append(self._child(space, parent, ctx, rng, taken))
+                taken.add(space.arch_id(children[-1]))
+            for arch, record in ctx.evaluate(children, iteration=cycle):
+                population.append((arch, record.search_metric))
+                if len(population) > cfg.population_size:
+                    population.popleft()
 
-    def _child(self, space, parent, ctx: SearchContext, rng: np.random.Generator):
+    def _child(
+        self, space, parent, ctx: SearchContext, rng: np.random.Generator, taken: set[str]
+    ):
         """A mutant of ``parent`` that is new and inside the space; after ``max_redraws``
-        failures (e.g. a space cut down to a partial table), a fresh random unseen cell."""
+        failures (e.g. a space cut down to a partial table), a fresh random unseen cell.
+        ``taken``: ids of this cycle's other children."""
         for _ in range(self.config.max_redraws):
             child = space.mutate(parent, rng)
-            if space.try_validate(child) is not None and not ctx.is_evaluated(child):
+            if (
+                space.try_validate(child) is not None
+                and not ctx.is_evaluated(child)
+                and space.arch_id(child) not in taken
+            ):
                 return child
-        return space.sample(1, rng, exclude=ctx.evaluated_ids)[0]
+        return space.sample(1, rng, exclude=ctx.evaluated_ids | taken)[0]
 

@@ -11,7 +11,7 @@ from seminas.strategies.base import SearchContext, Strategy
 
 @dataclass(frozen=True)
 class RandomSearchConfig:
-    batch_size: int = 10  # candidates handed to the evaluator at once
+    batch_size: int = 10  # candidates handed to the evaluator at once (at least ctx.parallelism)
 
 
 class RandomSearch(Strategy):
@@ -21,7 +21,6 @@ class RandomSearch(Strategy):
     def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
         ctx.set_phase("sampling")
         while True:
-            batch = ctx.space.sample(
-                min(self.config.batch_size, ctx.remaining), rng, exclude=ctx.evaluated_ids
-            )
+            size = max(self.config.batch_size, ctx.parallelism)
+            batch = ctx.space.sample(min(size, ctx.remaining), rng, exclude=ctx.evaluated_ids)
             ctx.evaluate(batch, iteration=0)

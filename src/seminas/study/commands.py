@@ -68,6 +68,12 @@ def print_result(
         print(f"study         {study}")
     print(f"strategy      {result.strategy} (seed {result.seed})")
     print(f"queries       {len(result.trials)} of {result.budget}")
+    failures = result.diagnostics.get("failures") or []
+    if failures:
+        print(f"failed        {len(failures)} (given up after their retries; not charged)")
+    if best is None:
+        print("best          none: no evaluation succeeded")
+        return
     print(f"best          {json.dumps(best.arch)}")
     print(f"  id          {best.arch_id}")
     print(f"  search      {best.search_metric:.4f}  ({evaluator.search_metric_name})")
@@ -76,6 +82,20 @@ def print_result(
     print(f"  found at    query {best.number + 1}")
     session = " (this session)" if study is not None else ""
     print(f"wall time     {result.wall_seconds:.1f} s{session}")
+    costs = [t.cost_seconds for t in result.trials if t.cost_seconds is not None]
+    if costs and result.evaluator.get("class") == "TrainingEvaluator":
+        print(f"per query     {sum(costs) / len(costs):.1f} s of training on average "
+              f"({sum(costs):.0f} s in all)")
+
+
+def exit_status(result: Any) -> int:
+    """0, or 2 after one line on stderr when the search stopped because evaluations kept
+    failing (what finished was printed and, in a study, is saved)."""
+    stopped = result.diagnostics.get("stopped")
+    if stopped:
+        print(f"error: {stopped}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def study_info(evaluator: Any) -> dict[str, Any]:
@@ -89,9 +109,32 @@ def study_info(evaluator: Any) -> dict[str, Any]:
     }
 
 
+def _study_executor(args: argparse.Namespace, study: Any) -> Any:
+    """The executor a study's search evaluates on, or None (in this process / by workers)."""
+    from seminas.execution.cli import make_executor_from_args, wants_executor
+
+    if args.workers_external:
+        return None
+    if args.workers is not None and args.workers != study.parallelism:
+        raise SeminasError(
+            f"study {study.location} runs with {study.parallelism} worker(s) (strategies that "
+            f"fill every worker propose differently with more): use --workers "
+            f"{study.parallelism}, or a new --study file"
+        )
+    train = study.config["evaluator"].get("evaluator") == "train"
+    if not wants_executor(args, train, study.parallelism):
+        return None
+    return make_executor_from_args(args, workers=study.parallelism)
+
+
 def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
     from seminas.study import run_study
 
+    try:
+        executor = _study_executor(args, study)
+    except BaseException:
+        study.close()
+        raise
     progress, on_event, on_start = progress_bar(args, study.budget)
     try:
         with progress:
@@ -101,8 +144,10 @@ def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
                 local=not args.workers_external,
                 on_event=on_event,
                 on_start=on_start,
+                executor=executor,
             )
         print_result(args, result, evaluator, study.location)
+        status = exit_status(result)
     except KeyboardInterrupt:
         done = study.storage.counts()["done"]
         print(
@@ -112,8 +157,10 @@ def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
         )
         return 130
     finally:
+        if executor is not None:
+            executor.close()
         study.close()
-    return 0
+    return status
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -133,8 +180,14 @@ def search_with_study(
         nb101_file=args.nb101_file,
         epochs=args.epochs,
         seed=args.seed,
+        evaluator=getattr(args, "evaluator", "table"),
+        data=getattr(args, "data", None),
+        network=getattr(args, "network", None),
+        channels=getattr(args, "channels", None),
+        cells=getattr(args, "cells", None),
     )
-    config = make_config(strategy, spec, args.budget, args.seed, preset)
+    parallelism = 1 if args.workers_external else (getattr(args, "workers", None) or 1)
+    config = make_config(strategy, spec, args.budget, args.seed, preset, parallelism)
     study, created = Study.create_or_open(
         args.study, config, study_info(evaluator), journal=args.study_journal
     )
@@ -371,6 +424,9 @@ def add_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
         action="store_true",
         help="evaluate nothing here: `seminas worker FILE` processes do it",
     )
+    from seminas.execution.cli import add_execution_options
+
+    add_execution_options(resume)
     resume.set_defaults(func=cmd_resume)
 
     show = sub.add_parser("show", help="a study's summary: best architectures, time per phase")

@@ -16,6 +16,13 @@ workers give the same search as one. A finished evaluation is never repeated: a 
 atomic, and a result is accepted only from the claim's holder. The RNG states (and the
 strategy's own state, e.g. the controller) are checkpointed at every batch boundary; on replay
 they are compared with the stored ones to detect divergence early.
+
+With an executor (:mod:`seminas.execution`: a local process pool or Ray), the search process
+claims as many pending queries of the batch as the executor has free workers, evaluates them in
+parallel and stores each result the moment it arrives (heartbeats keep all its claims alive).
+A failed attempt that will be retried is noted on its row (``attempts``, ``error``); a query
+given up after its retries is stored ``failed`` with ``extra.gave_up`` -- the search goes on
+without it, and a resume replays it as a failure instead of retrying it, so it stays exact.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ from typing import Any
 
 from seminas.benchmarks.base import Evaluator, Record
 from seminas.errors import SeminasError
+from seminas.execution.backend import (
+    DEFAULT_MAX_CONSECUTIVE_FAILURES,
+    count_query,
+    outcome_record,
+)
+from seminas.execution.base import Executor, Job, Outcome
 from seminas.strategies.base import Candidate, SearchContext, SearchResult, run_search
 from seminas.study.storage import Checkpoint, Storage, StudyDiverged, TrialRow
 from seminas.study.study import Study
@@ -82,6 +95,59 @@ def release_dead_claims(storage: Storage) -> int:
             storage.update_session(session.id, status="killed")
     dead = [w for w in storage.claimants() if is_dead_local(w)]
     return storage.release(dead) if dead else 0
+
+
+class _BatchHeartbeat:
+    """Keeps the leases of every trial this process evaluates in parallel alive."""
+
+    def __init__(self, storage: Storage, worker: str, lease: float) -> None:
+        self.storage, self.worker, self.lease = storage, worker, lease
+        self.numbers: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def add(self, number: int) -> None:
+        with self._lock:
+            self.numbers.add(number)
+
+    def discard(self, number: int) -> None:
+        with self._lock:
+            self.numbers.discard(number)
+
+    def _run(self) -> None:
+        own: Storage | None = None
+        try:
+            while not self._stop.wait(self.lease / 3):
+                with self._lock:
+                    numbers = sorted(self.numbers)
+                if not numbers:
+                    continue
+                if own is None:
+                    reopen = getattr(self.storage, "reopen", None)
+                    own = reopen() if callable(reopen) else self.storage
+                for number in numbers:
+                    own.heartbeat(number, self.worker, self.lease)
+        except SeminasError:
+            return
+        finally:
+            if own is not None and own is not self.storage:
+                own.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _failed_row_record(row: TrialRow) -> Record:
+    """A given-up trial as the search saw it: a failed record (see :mod:`seminas.execution`)."""
+    return Record(
+        arch_id=row.arch_id,
+        search_metric=float("nan"),
+        report_metric=None,
+        extra={"failed": True, "error": row.error, "attempts": row.extra.get("attempts", [])},
+    )
 
 
 class _Heartbeat:
@@ -159,12 +225,18 @@ class StudyBackend:
         local: bool = True,
         lease: float = DEFAULT_LEASE,
         kind: str = "search",
+        executor: Executor | None = None,
+        max_consecutive_failures: int = DEFAULT_MAX_CONSECUTIVE_FAILURES,
     ) -> None:
         self.study = study
         self.storage = study.storage
         self.evaluator = evaluator
         self.local = local
         self.lease = lease
+        self.executor = executor if local else None
+        self.max_consecutive_failures = max_consecutive_failures
+        self._inflight: dict[int, TrialRow] = {}
+        self._beat: _BatchHeartbeat | None = None
         self.worker = new_worker_id()
         _OWN_IDS[os.getpid()] = self.worker
         self.session = self.storage.start_session(
@@ -177,6 +249,11 @@ class StudyBackend:
         self.replay_seconds: float | None = None
         self._ctx: SearchContext | None = None
         self._last_dead_check = 0.0
+
+    @property
+    def parallelism(self) -> int:
+        """Candidates per batch a strategy should hand over: the executor's workers."""
+        return 1 if self.executor is None else self.executor.workers
 
     # -- EvaluationBackend -----------------------------------------------------------------
     def evaluate(self, ctx: SearchContext, batch: list[Candidate]) -> Iterator[Record]:
@@ -236,6 +313,10 @@ class StudyBackend:
                 if self.replaying:
                     self.replayed += 1
                 return row.record()
+            if row.status == "failed" and row.extra.get("gave_up"):
+                if self.replaying:
+                    self.replayed += 1
+                return _failed_row_record(row)
             if self.replaying:
                 self._end_replay()
             if row.status == "failed":
@@ -243,7 +324,15 @@ class StudyBackend:
                     f"query {number + 1} ({row.arch_id}) failed on worker {row.worker}: "
                     f"{row.error}"
                 )
-            if self.local:
+            if self.executor is not None:
+                self._fill(number, last, archs)
+                if self._inflight:
+                    outcome = self.executor.next_outcome(timeout=POLL_MAX)
+                    if outcome is not None:
+                        self._store(outcome)
+                    delay = POLL_MIN
+                    continue
+            elif self.local:
                 claimed = self.storage.claim(self.worker, self.lease, number, last)
                 if claimed is not None:
                     kept = evaluate_claimed(
@@ -261,6 +350,52 @@ class StudyBackend:
             self._check_dead()
             time.sleep(delay)
             delay = min(delay * 1.5, POLL_MAX)
+
+    # -- parallel evaluation on an executor -----------------------------------------------------
+    def _fill(self, first: int, last: int, archs: dict[int, Any]) -> None:
+        """Claim pending queries of the batch while the executor has free workers."""
+        executor = self.executor
+        assert executor is not None
+        if executor.evaluator is not self.evaluator:
+            executor.start(self.evaluator)
+            executor.on_failure = self._on_failure
+        while executor.free_slots > 0:
+            row = self.storage.claim(self.worker, self.lease, first, last)
+            if row is None:
+                return
+            arch = archs.get(row.number)
+            if arch is None:
+                arch = self.evaluator.space.from_native(row.arch)
+            if self._beat is None:
+                self._beat = _BatchHeartbeat(self.storage, self.worker, self.lease)
+            self._beat.add(row.number)
+            self._inflight[row.number] = row
+            executor.submit(Job(row.number, arch, row.number))
+
+    def _on_failure(self, job: Job, failure: Any) -> None:
+        if failure.retry:
+            self.storage.note_failure(job.key, self.worker, f"{failure.kind}: {failure.error}")
+
+    def _store(self, outcome: Outcome) -> None:
+        """Store a result the moment it arrives (or the failure of a given-up query)."""
+        row = self._inflight.pop(outcome.key, None)
+        if self._beat is not None:
+            self._beat.discard(outcome.key)
+        if row is None:
+            return
+        count_query(self.evaluator, outcome)
+        if outcome.record is None:
+            attempts = [f.to_dict() for f in outcome.failures]
+            self.storage.fail(row.number, self.worker, outcome.error(), final=True,
+                              attempts=attempts)
+            return
+        record = outcome_record(row.arch_id, outcome)
+        if record.arch_id != row.arch_id:
+            error = (f"the evaluator returned {record.arch_id} for query {row.number}, which "
+                     f"the study records as {row.arch_id}")
+            self.storage.fail(row.number, self.worker, error)
+            raise SeminasError(error)
+        self.evaluated += int(self.storage.finish(row.number, self.worker, record, self.session))
 
     def _check_dead(self) -> None:
         now = time.monotonic()
@@ -289,6 +424,12 @@ class StudyBackend:
     def close(self, status: str) -> None:
         """Give back unfinished claims and book the session's times."""
         try:
+            if self._inflight and self.executor is not None:
+                self.executor.cancel(list(self._inflight))
+                self._inflight.clear()
+            if self._beat is not None:
+                self._beat.stop()
+                self._beat = None
             self.storage.release([self.worker])
             if self._ctx is not None and self._ctx.phase != "done":
                 self._ctx.close_phase()  # an interruption: book the phase it stopped in
@@ -314,11 +455,14 @@ def run_study(
     lease: float = DEFAULT_LEASE,
     on_event: Callable[[SearchContext], None] | None = None,
     on_start: Callable[[StudyBackend], None] | None = None,
+    executor: Executor | None = None,
 ) -> SearchResult:
     """Run (or continue) the study's search to its budget and mark the study complete.
 
     ``local=False`` leaves every evaluation to ``seminas worker`` processes. The result equals
-    that of an uninterrupted :func:`run_search` with the same config and seed.
+    that of an uninterrupted :func:`run_search` with the same config and seed. ``executor``
+    evaluates each batch in parallel (local processes, Ray) and stores results as they come;
+    the caller closes it.
     """
     if evaluator is None:
         evaluator = study.evaluator(data_dir=data_dir)
@@ -329,7 +473,7 @@ def run_study(
         reseed(study.seed)
     release_dead_claims(storage)
     storage.retry_failed()
-    backend = StudyBackend(study, evaluator, local=local, lease=lease)
+    backend = StudyBackend(study, evaluator, local=local, lease=lease, executor=executor)
     if on_start is not None:
         on_start(backend)
     status = "failed"

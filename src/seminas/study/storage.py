@@ -190,7 +190,22 @@ class Storage(ABC):
         """Store a result; False (nothing written) if ``worker`` no longer holds the claim."""
 
     @abstractmethod
-    def fail(self, number: int, worker: str, error: str) -> bool: ...
+    def fail(
+        self,
+        number: int,
+        worker: str,
+        error: str,
+        final: bool = False,
+        attempts: Sequence[dict[str, Any]] | None = None,
+    ) -> bool:
+        """Mark a claimed trial failed. ``final``: the evaluation was given up after its
+        retries and the search went on without it -- part of the search's history, so it stays
+        failed on resume (``extra`` keeps ``gave_up`` and the ``attempts``)."""
+
+    def note_failure(self, number: int, worker: str, error: str) -> bool:
+        """Record a failed attempt of a running trial that will be retried (attempts + 1, the
+        error kept); optional for implementations."""
+        return False
 
     @abstractmethod
     def release(self, workers: Sequence[str]) -> int:
@@ -202,7 +217,8 @@ class Storage(ABC):
 
     @abstractmethod
     def retry_failed(self) -> int:
-        """Put failed trials back to pending (a resumed search tries them again)."""
+        """Put failed trials back to pending (a resumed search tries them again), except the
+        ones given up for good (``fail(final=True)``)."""
 
     # -- checkpoints -------------------------------------------------------------------------
     @abstractmethod
@@ -721,12 +737,30 @@ class SQLiteStorage(Storage):
             return cur.rowcount == 1
 
     @_guarded
-    def fail(self, number: int, worker: str, error: str) -> bool:
+    def fail(
+        self,
+        number: int,
+        worker: str,
+        error: str,
+        final: bool = False,
+        attempts: Sequence[dict[str, Any]] | None = None,
+    ) -> bool:
+        extra = _dumps({"gave_up": True, "attempts": list(attempts or [])}) if final else None
         with self._transaction() as conn:
             cur = conn.execute(
-                "UPDATE trials SET status = 'failed', finished = ?, lease_until = NULL, error = ? "
+                "UPDATE trials SET status = 'failed', finished = ?, lease_until = NULL, error = ?, "
+                "extra = coalesce(?, extra) WHERE number = ? AND worker = ? AND status = 'running'",
+                (time.time(), error, extra, number, worker),
+            )
+            return cur.rowcount == 1
+
+    @_guarded
+    def note_failure(self, number: int, worker: str, error: str) -> bool:
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "UPDATE trials SET attempts = attempts + 1, error = ? "
                 "WHERE number = ? AND worker = ? AND status = 'running'",
-                (time.time(), error, number, worker),
+                (error, number, worker),
             )
             return cur.rowcount == 1
 
@@ -755,7 +789,7 @@ class SQLiteStorage(Storage):
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE trials SET status = 'pending', worker = NULL, lease_until = NULL "
-                "WHERE status = 'failed'"
+                "WHERE status = 'failed' AND (extra IS NULL OR extra NOT LIKE '%\"gave_up\"%')"
             )
             return cur.rowcount
 

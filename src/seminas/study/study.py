@@ -30,6 +30,17 @@ _EVALUATOR_DEFAULTS = {
     "epochs": 108,
     "seed": 0,
 }
+# The training evaluator (``evaluator: train``): the same keys for every space.
+_TRAIN_KEYS = ("evaluator", "data", "epochs", "seed", "network", "channels", "cells")
+_TRAIN_DEFAULTS = {
+    "evaluator": "train",
+    "data": "cifar10-10k",
+    "epochs": 2,
+    "seed": 0,
+    "network": "cpu",
+    "channels": None,
+    "cells": None,
+}
 # Config entries that only name things and never change the search.
 _NOT_COMPARED = {"preset"}
 
@@ -39,6 +50,14 @@ def evaluator_spec(space: str, **options: Any) -> dict[str, Any]:
     if space not in _EVALUATOR_KEYS:
         raise SeminasError(f"unknown search space {space!r}: choose nb201 or nb101")
     spec: dict[str, Any] = {"space": space}
+    kind = options.get("evaluator") or "table"
+    if kind == "train":
+        for key in _TRAIN_KEYS:
+            value = options.get(key)
+            spec[key] = _TRAIN_DEFAULTS[key] if value is None else value
+        return spec
+    if kind != "table":
+        raise SeminasError(f"unknown evaluator {kind!r}: choose table or train")
     for key in _EVALUATOR_KEYS[space]:
         value = options.get(key, _EVALUATOR_DEFAULTS[key])
         if key == "nb101_file" and value is not None:
@@ -48,9 +67,18 @@ def evaluator_spec(space: str, **options: Any) -> dict[str, Any]:
 
 
 def make_config(
-    strategy: Any, evaluator: Mapping[str, Any], budget: int, seed: int, preset: str | None = None
+    strategy: Any,
+    evaluator: Mapping[str, Any],
+    budget: int,
+    seed: int,
+    preset: str | None = None,
+    parallelism: int = 1,
 ) -> dict[str, Any]:
-    """A study config from a strategy object, an :func:`evaluator_spec`, budget and seed."""
+    """A study config from a strategy object, an :func:`evaluator_spec`, budget and seed.
+
+    ``parallelism`` (the number of workers) is kept when above 1: strategies that fill every
+    worker (evolution) propose differently with more workers, so a resume must use as many.
+    """
     config = {
         "strategy": strategy.name,
         "preset": preset,
@@ -59,6 +87,8 @@ def make_config(
         "seed": int(seed),
         "evaluator": dict(evaluator),
     }
+    if int(parallelism) > 1:
+        config["parallelism"] = int(parallelism)
     return json.loads(json.dumps(config))  # exactly what the file will give back
 
 
@@ -126,6 +156,11 @@ class Study:
     @property
     def seed(self) -> int:
         return int(self.config["seed"])
+
+    @property
+    def parallelism(self) -> int:
+        """Workers the search was configured for (1 unless it ran on an executor)."""
+        return int(self.config.get("parallelism", 1))
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod

@@ -1,0 +1,6 @@
+"""Accuracy predictors and their encodings: GBDT (GBDT-NAS), MLP (WeakNAS), and the study of
+whether pseudo-labels improve them (:mod:`seminas.predictors.study`)."""
+
+from seminas.predictors.gbdt import GBDTParams, GBDTPredictor
+
+__all__ = ["GBDTParams", "GBDTPredictor"]

@@ -1,0 +1,62 @@
+"""The candidates a predictor-based search ranks each round, and a tie-safe ranking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seminas.predictors.catalog import catalog_for
+from seminas.predictors.encoding import features
+from seminas.strategies.base import SearchContext
+
+
+@dataclass
+class Candidates:
+    """Rows to score: ``features[i]`` and whether candidate ``i`` was evaluated already."""
+
+    features: np.ndarray
+    evaluated: np.ndarray
+    _arch: Callable[[int], Any]
+
+    def __len__(self) -> int:
+        return int(self.features.shape[0])
+
+    def arch(self, i: int) -> Any:
+        return self._arch(int(i))
+
+
+def draw_candidates(
+    ctx: SearchContext, rng: np.random.Generator, size: int, fallback: int
+) -> Candidates:
+    """``size`` random unevaluated cells, or with ``size <= 0`` the whole space (evaluated cells
+    included and flagged) when the space can list it, else ``fallback`` random unevaluated
+    cells."""
+    catalog = catalog_for(ctx.space)
+    if catalog is not None:
+        seen = catalog.mask(ctx.evaluated_ids)
+        fresh = np.flatnonzero(~seen)
+        if size <= 0 or size >= len(fresh):
+            return Candidates(catalog.features, seen, catalog.arch)
+        idx = np.sort(rng.choice(fresh, size=size, replace=False))
+        return Candidates(catalog.features[idx], np.zeros(size, dtype=bool),
+                          lambda i: catalog.arch(idx[i]))
+    count = size if size > 0 else fallback
+    count = min(count, _unseen(ctx, count))
+    archs = ctx.space.sample(count, rng, exclude=ctx.evaluated_ids)
+    return Candidates(features(ctx.space, archs), np.zeros(len(archs), dtype=bool),
+                      archs.__getitem__)
+
+
+def _unseen(ctx: SearchContext, wanted: int) -> int:
+    size = ctx.space.size
+    return wanted if size is None else max(0, min(wanted, size - len(ctx.evaluated_ids)))
+
+
+def rank(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Indices by decreasing score; ties broken at random (a constant predictor, e.g. a tree
+    ensemble that could not split yet, must not favour the space's listing order)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.lexsort((rng.random(len(scores)), -scores))
