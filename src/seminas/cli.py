@@ -7,9 +7,9 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
 
 from seminas.errors import SeminasError
+from seminas.options import parse_overrides
 from seminas.study import commands as study_commands
 
 
@@ -20,17 +20,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def _parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SeminasError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
+_parse_overrides = parse_overrides
 
 
 # -- data ---------------------------------------------------------------------------------

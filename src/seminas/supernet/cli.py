@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from seminas.errors import SeminasError
+from seminas.options import parse_overrides
 
 
 def _flops_arg(text: str) -> int | None:
@@ -28,17 +29,7 @@ def _flops_arg(text: str) -> int | None:
     return parse_flops(text)  # SeminasError: reported in one line by the CLI
 
 
-def _overrides(items: list[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SeminasError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key] = raw
-    return out
+_overrides = parse_overrides
 
 
 # -- commands ------------------------------------------------------------------------------------
