@@ -34,7 +34,7 @@ TINY = {
 }
 SETS = [arg for k, v in TINY.items() for arg in ("--set", f"{k}={v}")]
 SEMINAS_ARGS = ["--space", "nb201", "--strategy", "seminas", "--budget", "40", "--seed", "0", *SETS]
-RE_ARGS = ["--space", "nb201", "--strategy", "re", "--budget", "600", "--seed", "1"]
+RE_ARGS = ["--space", "nb201", "--strategy", "re", "--budget", "1500", "--seed", "1"]
 COLUMNS = "number, arch_id, iteration, status, search_metric, report_metric, predicted"
 
 
