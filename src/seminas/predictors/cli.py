@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "study-predictor",
         help="do pseudo-labels improve the predictor? (real NAS-Bench-101 cells)",
-        description="Kendall tau, Spearman rho and top-1%% precision of the SemiNAS controller "
+        description="Kendall tau, Spearman rho and top-1% precision of the SemiNAS controller "
         "and the GBDT predictor trained on N labeled NAS-Bench-101 cells plus M pseudo-labeled "
         "ones; writes results.jsonl (resumable), summary.json, summary.md and plot.png.",
     )
