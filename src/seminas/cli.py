@@ -10,6 +10,7 @@ from pathlib import Path
 
 from seminas.errors import SeminasError
 from seminas.options import parse_overrides
+from seminas.strategies import strategy_names
 from seminas.study import commands as study_commands
 
 
@@ -283,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = sub.add_parser("search", help="run one search")
     add_benchmark_options(search)
-    search.add_argument("--strategy", default="seminas", help="seminas, nao, re or rs")
+    search.add_argument("--strategy", default="seminas", help=", ".join(strategy_names()))
     search.add_argument("--preset", help="named settings, e.g. paper-nb101 (default: the "
                         "strategy's fast-<space> preset, else the one named after the space)")
     search.add_argument("--budget", type=_positive_int, default=100, help="queries to spend")
@@ -309,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="many seeds x strategies: results, summary, curves")
     add_benchmark_options(bench)
-    bench.add_argument("--strategies", default="seminas,nao,re,rs")
+    bench.add_argument("--strategies", default="seminas,nao,re,rs",
+                       help=f"comma-separated, from {','.join(strategy_names())}")
     bench.add_argument("--budget", type=_positive_int, default=300)
     bench.add_argument("--seeds", default="0-9", help='e.g. "0-99" or "0,3,5-7"')
     bench.add_argument("--preset", help="applied to each strategy that defines it (default and "
