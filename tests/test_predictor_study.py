@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import need
 
+from seminas import predictor_study as st
 from seminas.cli import main
-from seminas.predictors import study as st
 from seminas.spaces import nb101_enum as ne
 
 # Resolved at import, before conftest points SEMINAS_CACHE at a temporary directory: a valid

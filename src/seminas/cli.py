@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, help="output directory")
     bench.add_argument("--quiet", action="store_true")
     bench.set_defaults(func=cmd_bench)
-    from seminas.predictors.cli import add_parser as add_predictor_study
+    from seminas.predictor_study_cli import add_parser as add_predictor_study
 
     add_predictor_study(sub)
     return parser

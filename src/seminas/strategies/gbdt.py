@@ -36,8 +36,8 @@ import numpy as np
 
 from seminas.predictors.encoding import features
 from seminas.predictors.gbdt import GBDTParams, GBDTPredictor
-from seminas.predictors.pool import draw_candidates, rank
 from seminas.strategies.base import SearchContext, Strategy
+from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
 
 
 @dataclass(frozen=True)
@@ -94,12 +94,7 @@ class GBDTNAS(Strategy):
         space = ctx.space
         ctx.diagnostics.setdefault("iterations", [])
         ctx.set_phase("evaluation")
-        archs, ys = [], []
-        initial = space.sample(min(max(c.initial, 1), ctx.remaining), rng)
-        for arch, record in ctx.evaluate(initial, iteration=0):
-            archs.append(arch)
-            ys.append(record.search_metric)
-        X = features(space, archs)
+        archs, ys, X = evaluate_random(ctx, rng, c.initial)
         iteration = 0
         while True:
             iteration += 1

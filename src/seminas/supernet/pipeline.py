@@ -655,6 +655,12 @@ def idle_estimate(cpu: dict[str, float], processes: int) -> float:
     )
 
 
+def table_safe(text: str) -> str:
+    """An architecture string inside a Markdown table: its stage separators escaped, since
+    GitHub splits table cells at every ``|``, even inside backticks."""
+    return text.replace("|", "\\|")
+
+
 def render_markdown(res: dict[str, Any]) -> str:
     cfg = res["config"]
     sn = res["supernet"]
@@ -704,7 +710,7 @@ def render_markdown(res: dict[str, Any]) -> str:
     for r in res["architectures"]:
         test = "-" if r["test_accuracy"] is None else f"{r['test_accuracy']:.2f}%"
         lines.append(
-            f"| {r['role']} | `{r['arch']}` | {format_flops(r['flops_224_final'])} | "
+            f"| {r['role']} | `{table_safe(r['arch'])}` | {format_flops(r['flops_224_final'])} | "
             f"{format_flops(r['network_flops'])} | {r['params'] / 1e6:.2f}M | "
             f"{r['supernet_score']:.2f}% | {r['heldout_accuracy']:.2f}% | {test} |"
         )

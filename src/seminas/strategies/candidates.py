@@ -60,3 +60,16 @@ def rank(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ensemble that could not split yet, must not favour the space's listing order)."""
     scores = np.asarray(scores, dtype=np.float64)
     return np.lexsort((rng.random(len(scores)), -scores))
+
+
+def evaluate_random(
+    ctx: SearchContext, rng: np.random.Generator, n: int
+) -> tuple[list[Any], list[float], np.ndarray]:
+    """Evaluate ``n`` random architectures (at least one, at most the remaining budget): the
+    first labeled set of a predictor-based search. Returns them, their scores and features."""
+    archs, ys = [], []
+    sample = ctx.space.sample(min(max(n, 1), ctx.remaining), rng)
+    for arch, record in ctx.evaluate(sample, iteration=0):
+        archs.append(arch)
+        ys.append(record.search_metric)
+    return archs, ys, features(ctx.space, archs)

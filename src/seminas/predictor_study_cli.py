@@ -29,7 +29,7 @@ def _int_list(text: str, what: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``study-predictor`` command on the main parser's subparsers."""
-    from seminas.predictors.study import DEFAULT_MAX_STEPS, PREDICTORS
+    from seminas.predictor_study import DEFAULT_MAX_STEPS, PREDICTORS
 
     p = sub.add_parser(
         "study-predictor",
@@ -64,7 +64,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_study_predictor(args: argparse.Namespace) -> int:
     from seminas.harness import parse_seeds
-    from seminas.predictors.study import run_study
+    from seminas.predictor_study import run_study
 
     ns = _int_list(args.n, "--n")
     ms = _int_list(args.m, "--m")
