@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 BUDGETS = (50, 100, 200, 300, 500)
 ORDER = ("seminas", "nao", "gbdt", "semi-gbdt", "weaknas", "re", "rs")
@@ -28,11 +30,22 @@ NAMES = {
 }
 
 
+def fail(message: str) -> NoReturn:
+    """One line on stderr and exit status 2, as the seminas command line."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def load(folder: Path) -> dict:
     path = folder / "summary.json"
     if not path.is_file():
-        raise SystemExit(f"error: no {path}: run `seminas bench ... --out {folder}` first")
-    return json.loads(path.read_text())
+        fail(f"no {path}: run `seminas bench ... --out {folder}` first")
+    try:
+        summary = json.loads(path.read_text())
+        summary["rows"], summary["dataset"], summary["report_metric"]  # noqa: B018
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        fail(f"{path} is not a bench summary ({exc}): rerun the bench")
+    return summary
 
 
 def table(summary: dict, budgets: tuple[int, ...]) -> tuple[list[str], list[dict]]:
