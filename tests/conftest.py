@@ -23,6 +23,13 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
         monkeypatch.setenv("SEMINAS_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_data(tmp_path_factory, monkeypatch):
+    """Tests never read the developer's own per-user data directory (platformdirs honours
+    XDG_DATA_HOME): a fresh, absent one for every test."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data") / "absent"))
+
+
 @pytest.fixture(scope="session")
 def nb201():
     need("nasbench201/12ep.csv")
@@ -31,3 +38,28 @@ def nb201():
     from seminas.benchmarks.nb201 import NB201Benchmark
 
     return NB201Benchmark("cifar10")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server that this test session starts and stops (tests/pg_server.py):
+    from the pgserver wheel of the test extra, or a system installation."""
+    from pg_server import PgServer, find_bindir
+
+    bindir, origin = find_bindir()
+    if bindir is None:
+        pytest.skip(
+            f"no PostgreSQL server binaries ({origin or 'none found'}): pip install -e "
+            f"'.[test]' brings them (pgserver), or apt-get install postgresql"
+        )
+    server = PgServer(bindir)
+    yield server
+    server.destroy()
+
+
+@pytest.fixture
+def pg_database(pg_server):
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    import secrets
+
+    return pg_server.create_database(f"test_{secrets.token_hex(4)}")

@@ -54,7 +54,7 @@ def test_data_check_reports_checksum_mismatch(tmp_path, nb201):
     assert status[KNOWN_FILES[0].relpath] == "ok"
     assert status[KNOWN_FILES[1].relpath] == "checksum mismatch"
     assert status["nasbench101/subset-20k.csv"] == "missing"
-    assert main(["--data-dir", str(tmp_path), "data", "check"]) == 1
+    assert main(["--data-dir", str(tmp_path), "data", "check"]) == 2  # a data problem: exit 2
 
 
 def test_query_nb201(capsys, nb201):

@@ -244,6 +244,30 @@ def test_cli_bad_training_and_execution_options(extra, message, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_simulated_time_sleeps_per_query_and_changes_no_result(capsys):
+    import json
+
+    from seminas.execution.simulated import SimulatedTime
+
+    base = ["search", "--space", "nb201", "--strategy", "rs", "--budget", "4", "--quiet",
+            "--json"]
+    assert main(base) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main([*base, "--simulate-time", "2e-4"]) == 0
+    slow = json.loads(capsys.readouterr().out)
+    assert slow["trials"] == plain["trials"]
+    assert slow["evaluator"] == {**plain["evaluator"], "simulate_time": 2e-4}
+    slept = sum(t["cost_seconds"] for t in plain["trials"]) * 2e-4  # about 1.4 s
+    assert slow["wall_seconds"] >= slept > 10 * plain["wall_seconds"]
+    # it travels to worker processes whole (unpickling must not recurse into __getattr__)
+    from seminas.benchmarks.factory import make_evaluator
+
+    table = make_evaluator("nb201")
+    copy = pickle.loads(pickle.dumps(SimulatedTime(table, 0.5)))
+    arch = table.space.sample(1, np.random.default_rng(0))[0]
+    assert copy.scale == 0.5 and copy.lookup(arch) == table.lookup(arch)
+
+
 def test_cli_ray_not_installed(monkeypatch, capsys):
     import sys
 

@@ -35,7 +35,12 @@ BUDGETS = (10, 20, 30)
 
 
 def _lines(path: Path) -> list[dict]:
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    """The run lines of a results file, after checking its version header."""
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    if path.name != "results.jsonl":  # errors.jsonl is a plain log
+        return lines
+    assert lines[0] == {"seminas_results": 1, "kind": "bench"}  # the common results store
+    return lines[1:]
 
 
 # -- seeds (no data needed) -----------------------------------------------------------------

@@ -66,7 +66,9 @@ def test_study_writes_its_files_and_resumes(tmp_path, enum):
             "enumeration": enum}
     first = st.run_study(out, **grid)
     assert (first.cells, first.new_cells) == (4, 4)
-    lines = [json.loads(x) for x in (out / st.RESULTS_FILE).read_text().splitlines()]
+    raw_lines = [json.loads(x) for x in (out / st.RESULTS_FILE).read_text().splitlines()]
+    assert raw_lines[0] == {"seminas_results": 1, "kind": "predictor-study"}  # versioned store
+    lines = raw_lines[1:]
     assert {(ln["predictor"], ln["m"]) for ln in lines} == {
         ("controller", 0), ("controller", 300), ("gbdt", 0), ("gbdt", 300)
     }

@@ -3,6 +3,10 @@
 Searches run as real ``seminas`` processes that are killed with SIGKILL at random points; the
 resumed study must equal an uninterrupted one query for query. Kept small (the whole file runs
 in well under a minute on two busy cores): tiny SemiNAS settings, rs/re elsewhere.
+
+The kill, Ctrl-C, several-worker and claim tests run twice: on an SQLite file and on a real
+PostgreSQL server that the test session starts (``pg_server`` in conftest.py); the study read
+back from either must equal the same uninterrupted SQLite reference.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from conftest import need
 
 from seminas.cli import main
 from seminas.study import Study, StudyError, evaluator_spec, make_config, run_study, run_worker
-from seminas.study.storage import SQLiteStorage
+from seminas.study.storage import SQLiteStorage, open_storage
 
 TINY = {
     "initial": 10,
@@ -53,12 +57,56 @@ def seminas(*argv: str) -> list[str]:
     return [sys.executable, "-m", "seminas.cli", *argv]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def where(request, tmp_path):
+    """Where a test keeps its studies: ``where(name)`` is an SQLite file in ``tmp_path``, or
+    the study ``name`` in a new database of the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return lambda name: tmp_path / f"{name}.db"
+    url = request.getfixturevalue("pg_database")
+    return lambda name: f"{url}?study={name}"
+
+
+def on_server(db) -> bool:
+    return str(db).startswith("postgresql")
+
+
+_SERVER_CONNECTIONS: dict = {}  # the helpers' own connections, by database URL
+
+
+def query(db, sql: str) -> list[tuple]:
+    """Rows of ``sql`` read straight from a study, not through seminas: from its SQLite file,
+    or from its PostgreSQL database, where ``trials`` and ``sessions`` then name this study's
+    rows of the tables it shares with other studies."""
+    if not on_server(db):
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return conn.execute(sql).fetchall()
+    import psycopg
+
+    url, _, name = str(db).partition("?study=")
+    conn = _SERVER_CONNECTIONS.get(url)
+    if conn is None or conn.closed:
+        conn = _SERVER_CONNECTIONS[url] = psycopg.connect(url, autocommit=True)
+    scoped = (
+        "WITH s AS (SELECT id FROM seminas_studies WHERE name = %(name)s), "
+        "trials AS (SELECT * FROM seminas_trials WHERE study IN (SELECT id FROM s)), "
+        "sessions AS (SELECT * FROM seminas_sessions WHERE study IN (SELECT id FROM s)) "
+    )
+    return [tuple(r) for r in conn.execute(scoped + sql, {"name": name}).fetchall()]
+
+
 def rows(path: Path) -> list[tuple]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return conn.execute(f"SELECT {COLUMNS} FROM trials ORDER BY number").fetchall()
+    return query(path, f"SELECT {COLUMNS} FROM trials ORDER BY number")
 
 
 def done_count(path: Path) -> int:
+    if on_server(path):
+        import psycopg
+
+        try:
+            return query(path, "SELECT count(*) FROM trials WHERE status = 'done'")[0][0]
+        except psycopg.Error:
+            return 0  # not created yet
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
@@ -70,8 +118,7 @@ def done_count(path: Path) -> int:
 
 
 def sessions(path: Path) -> list[tuple]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        return conn.execute("SELECT kind, status, evaluated, replayed FROM sessions").fetchall()
+    return query(path, "SELECT kind, status, evaluated, replayed FROM sessions ORDER BY id")
 
 
 def default_ctrl_c() -> None:
@@ -121,10 +168,9 @@ def seminas_reference(nb201_data, tmp_path_factory):
 
 
 # -- exact resume after SIGKILL ------------------------------------------------------------
-def _kill_and_resume(tmp_path: Path, args: list[str], reference: Path, seed: int, signals):
+def _kill_and_resume(db, args: list[str], reference: Path, seed: int, signals):
     """Interrupt a search once per signal, at random points, continue it each time; the
-    final study must equal the uninterrupted ``reference``."""
-    db = tmp_path / "killed.db"
+    final study at ``db`` must equal the uninterrupted ``reference``."""
     budget = int(args[args.index("--budget") + 1])
     rng = random.Random(seed)
     # one random point per stretch of the first half of the budget: the second half leaves
@@ -166,22 +212,22 @@ def _kill_and_resume(tmp_path: Path, args: list[str], reference: Path, seed: int
     assert runs[-1][3] == progress[-1]  # the last session replayed exactly what was on disk
 
 
-def test_seminas_survives_sigkill_at_random_points(tmp_path, seminas_reference):
+def test_seminas_survives_sigkill_at_random_points(where, seminas_reference):
     _kill_and_resume(
-        tmp_path, SEMINAS_ARGS, seminas_reference, seed=7, signals=[signal.SIGKILL] * 2
+        where("killed"), SEMINAS_ARGS, seminas_reference, seed=7, signals=[signal.SIGKILL] * 2
     )
 
 
-def test_evolution_survives_sigkill_and_ctrl_c(tmp_path, nb201_data):
+def test_evolution_survives_sigkill_and_ctrl_c(tmp_path, where, nb201_data):
     reference = tmp_path / "ref.db"
     assert main(["search", *RE_ARGS, "--study", str(reference), "--quiet"]) == 0
     _kill_and_resume(
-        tmp_path, RE_ARGS, reference, seed=11, signals=[signal.SIGKILL, signal.SIGINT]
+        where("killed"), RE_ARGS, reference, seed=11, signals=[signal.SIGKILL, signal.SIGINT]
     )
 
 
 # -- several workers ---------------------------------------------------------------------------
-def test_two_workers_and_a_dead_one_share_a_study(tmp_path, nb201_data):
+def test_two_workers_and_a_dead_one_share_a_study(tmp_path, where, nb201_data):
     from seminas.strategies import make_strategy
 
     strategy = make_strategy("rs", None, batch_size=10)
@@ -190,7 +236,7 @@ def test_two_workers_and_a_dead_one_share_a_study(tmp_path, nb201_data):
     reference = tmp_path / "ref.db"
     with Study.create_or_open(reference, config)[0] as study:
         run_study(study)
-    db = tmp_path / "shared.db"
+    db = where("shared")
     Study.create_or_open(db, config)[0].close()
 
     # the search proposes and waits; a first worker takes one query and dies holding it
@@ -203,11 +249,10 @@ def test_two_workers_and_a_dead_one_share_a_study(tmp_path, nb201_data):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env(),
     )
     deadline = time.monotonic() + 60
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        while time.monotonic() < deadline:
-            if conn.execute("SELECT count(*) FROM trials WHERE status = 'running'").fetchone()[0]:
-                break
-            time.sleep(0.01)
+    while time.monotonic() < deadline:
+        if query(db, "SELECT count(*) FROM trials WHERE status = 'running'")[0][0]:
+            break
+        time.sleep(0.01)
     doomed.kill()
     doomed.wait()
     workers = [
@@ -228,9 +273,8 @@ def test_two_workers_and_a_dead_one_share_a_study(tmp_path, nb201_data):
     assert rows(db) == rows(reference)  # nothing lost, same search as one process
     assert sum(s["evaluated"] for s in stats) == 30  # nothing done twice...
     assert all(s["evaluated"] > 0 and s["dropped"] == 0 for s in stats)  # ...and both worked
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        attempts = [a for (a,) in conn.execute("SELECT attempts FROM trials ORDER BY number")]
-        finishers = {w for (w,) in conn.execute("SELECT DISTINCT worker FROM trials")}
+    attempts = [a for (a,) in query(db, "SELECT attempts FROM trials ORDER BY number")]
+    finishers = {w for (w,) in query(db, "SELECT DISTINCT worker FROM trials")}
     assert sorted(attempts)[-1] == 2 and attempts.count(2) == 1  # the dead worker's query
     assert finishers == {s["worker"] for s in stats}
     assert json.loads(out)["num_queries"] == 30
@@ -265,11 +309,11 @@ def test_the_nb101_run_choice_survives_resume(tmp_path):
     assert len(set(stored)) > 1  # the runs really differ between queries
 
 
-def test_claims_are_exclusive_and_only_the_holder_may_answer(tmp_path):
+def test_claims_are_exclusive_and_only_the_holder_may_answer(where):
     from seminas.benchmarks.base import Record
     from seminas.study import TrialRow
 
-    storage = SQLiteStorage(tmp_path / "s.db", create=True)
+    storage = open_storage(where("s"), create=True)
     assert storage.create({"x": 1}, {}) and not storage.create({"x": 2}, {})
     proposed = [TrialRow(i, f"id{i}", f"arch{i}", [1, 2], 0) for i in range(3)]
     storage.propose(proposed)

@@ -1,6 +1,8 @@
 """The supernet: weight inheritance, path-sampling training, batch-norm recalibration, scoring,
 the evaluator inside a SemiNAS search, checkpoints, and a 2-process DDP run (gloo)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -275,6 +277,11 @@ def test_pipeline_end_to_end_on_a_tiny_folder_and_resume(tmp_path):
     assert tau is None or -1 <= tau["tau"] <= 1
     md = (tmp_path / "out" / "results.md").read_text()
     assert "Kendall tau" in md and "mobilenet-v2-like" in md
+    stages = [json.loads(x) for x in (tmp_path / "out" / "stages.jsonl").read_text().splitlines()]
+    assert stages[0] == {"seminas_results": 1, "kind": "mobilenet-pipeline"}  # the common store
+    assert [(r["stage"], r["item"]) for r in stages[1:3]] == [("supernet", 0), ("search", 0)]
+    assert sorted(r["item"] for r in stages[3:] if r["stage"] == "scratch") == list(
+        range(len(roles)))
     again = run_pipeline(cfg, tmp_path / "out", quiet=True, command="test")
     assert again["architectures"] == res["architectures"]
     assert again["wall_seconds_this_session"]["total_this_session"] < 20

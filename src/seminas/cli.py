@@ -10,6 +10,7 @@ from pathlib import Path
 
 from seminas.errors import SeminasError
 from seminas.options import parse_overrides
+from seminas.registry import space_names
 from seminas.strategies import strategy_names
 from seminas.study import commands as study_commands
 
@@ -26,27 +27,15 @@ _parse_overrides = parse_overrides
 
 # -- data ---------------------------------------------------------------------------------
 def cmd_data_check(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.table import Table
+    from seminas.data_cli import cmd_check
 
-    from seminas.data import available_benchmarks, check_files, data_dir
+    return cmd_check(args)
 
-    root = data_dir(args.data_dir)
-    statuses = check_files(args.data_dir)
-    table = Table(title=f"data directory: {root}")
-    table.add_column("file")
-    table.add_column("benchmark")
-    table.add_column("status")
-    for st in statuses:
-        colour = "green" if st.status.startswith("ok") else "red"
-        table.add_row(st.relpath, st.benchmark, f"[{colour}]{st.status}[/{colour}]")
-    console = Console()
-    console.print(table)
-    avail = available_benchmarks(statuses)
-    for name, ok in avail.items():
-        console.print(f"{name:14s} {'available' if ok else 'not available'}")
-    bad = [st for st in statuses if st.status == "checksum mismatch"]
-    return 1 if bad else 0
+
+def cmd_data_where(args: argparse.Namespace) -> int:
+    from seminas.data_cli import cmd_where
+
+    return cmd_where(args)
 
 
 # -- spaces -------------------------------------------------------------------------------
@@ -86,44 +75,17 @@ def cmd_nb101_hash(args: argparse.Namespace) -> int:
 
 
 # -- query ---------------------------------------------------------------------------------
-def _nb101_benchmark(args: argparse.Namespace):
-    if getattr(args, "subset", False):
-        from seminas.benchmarks.nb101 import NB101SubsetBenchmark
-
-        return NB101SubsetBenchmark(epochs=args.epochs, data_dir=args.data_dir)
-    from seminas.benchmarks.nb101 import NB101Benchmark
-
-    return NB101Benchmark(
-        args.nb101_file, epochs=args.epochs, seed=args.seed, data_dir=args.data_dir
-    )
-
-
 def cmd_query(args: argparse.Namespace) -> int:
-    if args.space == "nb201":
-        from seminas.benchmarks.nb201 import NB201Benchmark
+    from seminas.builtins import default_query
+    from seminas.cli_input import check_query_args
+    from seminas.registry import resolve, space_entry
 
-        bench = NB201Benchmark(args.dataset, fidelity=args.fidelity, data_dir=args.data_dir)
-        if args.index is not None:
-            arch = bench.arch_at(args.index)
-        elif args.arch is not None:
-            arch = args.arch
-        else:
-            raise SeminasError("nb201 query needs --arch STRING or --index N")
-        record = bench.query(arch)
+    check_query_args(args)  # one of --arch/--index/--hash; options of this space only
+    entry = space_entry(args.space)  # the space's own query (nb201: --index, nb101: --hash)
+    if entry.query is not None:
+        bench, record = resolve(entry.query)(args)
     else:
-        bench = _nb101_benchmark(args)
-        if args.hash is not None:
-            record = bench.query_hash(args.hash)
-        elif args.arch is not None:
-            try:
-                native = json.loads(args.arch)
-            except json.JSONDecodeError:
-                raise SeminasError(
-                    'nb101 --arch must be JSON: {"matrix": [[...]], "ops": [...]}'
-                ) from None
-            record = bench.query(native)
-        else:
-            raise SeminasError("nb101 query needs --hash H or --arch JSON")
+        bench, record = default_query(entry, args)
     out = record.to_dict()
     out["search_metric_name"] = bench.search_metric_name
     out["report_metric_name"] = bench.report_metric_name
@@ -156,16 +118,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from seminas.execution.cli import resolve_search_args, search_backend
+    from seminas.cli_input import refuse_inapplicable
+    from seminas.execution.cli import resolve_search_args, search_backend, simulated_evaluator
     from seminas.strategies import make_strategy, resolve_preset, run_search, strategy_class
 
+    refuse_inapplicable(args, args.evaluator)  # e.g. --epochs on a NAS-Bench-201 table
     resolve_search_args(args)  # --epochs per evaluator; option combinations
     strategy_class(args.strategy)  # an unknown name is one clear error before anything loads
     preset = args.preset
     if preset is None or preset == "fast":  # default: the strategy's fast settings for the space
         preset = resolve_preset(args.strategy, preset, args.space)
     strategy = make_strategy(args.strategy, preset, **_parse_overrides(args.set))
-    evaluator = _search_evaluator(args)
+    evaluator = simulated_evaluator(args, _search_evaluator(args))  # --simulate-time
+    check_budget = getattr(evaluator.space, "check_budget", None)
+    if check_budget is not None:  # more queries than architectures: refused now, not at the end
+        check_budget(args.budget)
     if args.study or args.workers_external:
         from seminas.study.commands import search_with_study
 
@@ -199,8 +166,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from seminas.cli_input import refuse_inapplicable
     from seminas.harness import bench
 
+    refuse_inapplicable(args, "table")
     out = bench(
         args.space,
         args.dataset,
@@ -210,6 +179,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.out,
         workers=args.workers,
         preset=args.preset,
+        overrides=_bench_overrides(args.set, args.strategies),
         fidelity=args.fidelity,
         data_dir=args.data_dir,
         command="seminas " + shlex.join(sys.argv[1:]),
@@ -223,7 +193,90 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_overrides(items: list[str] | None, strategies: str) -> dict[str, dict[str, object]]:
+    """``--set KEY=VALUE`` for every strategy of the bench that has the option KEY (at least one
+    must), ``--set NAME.KEY=VALUE`` for strategy NAME only."""
+    from dataclasses import fields
+
+    from seminas.experiments.plan import variants_from
+    from seminas.strategies import strategy_class
+
+    names = list(dict.fromkeys(v.strategy for v in variants_from(strategies)))
+    out: dict[str, dict[str, object]] = {}
+    for key, value in parse_overrides(items).items():
+        target, dot, option = key.partition(".")
+        if dot:
+            if target not in names:
+                raise SeminasError(f"--set {key}: {target!r} is not in --strategies "
+                                   f"({', '.join(names)})")
+            out.setdefault(target, {})[option] = value
+            continue
+        having = [n for n in names
+                  if key in {f.name for f in fields(strategy_class(n).Config)}]
+        if not having:
+            raise SeminasError(f"--set {key}: no strategy of the bench ({', '.join(names)}) has "
+                               f"an option {key!r}; write NAME.{key}=VALUE for one strategy")
+        for name in having:
+            out.setdefault(name, {})[key] = value
+    return out
+
+
+def cmd_experiment_run(args: argparse.Namespace) -> int:
+    """Every bench of an experiment file, one after the other (each resumable)."""
+    from seminas.experiments.plan import describe, load_experiment
+    from seminas.harness import DEFAULT_BUDGETS, bench
+
+    exp = load_experiment(args.file)
+    for line in describe(exp):
+        print(line, flush=True)
+    if args.dry_run:
+        return 0
+    for dataset in exp.datasets:
+        out = bench(
+            exp.space,
+            dataset,
+            list(exp.variants),
+            exp.budget,
+            exp.seeds,
+            exp.bench_dir(dataset),
+            workers=args.workers or exp.workers,
+            preset=exp.preset,
+            fidelity=exp.fidelity,
+            data_dir=args.data_dir,
+            budgets=exp.budgets or DEFAULT_BUDGETS,
+            command=f"seminas experiment run {args.file}",
+            progress=not args.quiet,
+        )
+        print(f"{dataset}: {out.runs} runs ({out.new_runs} new, {out.skipped} already done); "
+              f"summary {out.summary_md}")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """What the registries hold: built-ins (``seminas``) and installed packages' entry points."""
+    from seminas.registry import describe
+
+    listing = describe()
+    if args.json:
+        print(json.dumps(listing, indent=2))
+        return 0
+    for group, entries in listing.items():
+        print(f"{group}:")
+        for e in entries:
+            print(f"  {e['name']:<14s} {e['origin']}")
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------------
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("seminas")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -236,17 +289,26 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="seminas", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"seminas {_version()}")
     parser.add_argument(
         "--data-dir",
-        help="benchmark data directory (default: $SEMINAS_DATA, "
-        "else ../shared/data next to the project)",
+        help="benchmark data directory, then the only one read (default: $SEMINAS_DATA, the "
+        "per-user data dir, ...; NAS-Bench-201 falls back to the table shipped with seminas; "
+        "see `seminas data where`)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     data = sub.add_parser("data", help="check the benchmark data files")
     data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
-    check = data_sub.add_parser("check", help="verify checksums, list available benchmarks")
+    check = data_sub.add_parser(
+        "check", help="every data source, its checksum, and what to do for a missing benchmark"
+    )
     check.set_defaults(func=cmd_data_check)
+    where = data_sub.add_parser("where", help="the places data is looked for, in search order")
+    where.set_defaults(func=cmd_data_where)
+    from seminas.importers.cli import add_parser as add_data_import
+
+    add_data_import(data_sub)  # `seminas data import FILE-or-DIR`
 
     space = sub.add_parser("space", help="search-space utilities")
     space_sub = space.add_subparsers(dest="space", required=True, parser_class=_Parser)
@@ -261,11 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
     hsh.set_defaults(func=cmd_nb101_hash)
 
     def add_benchmark_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--space", choices=["nb201", "nb101"], default="nb201")
+        # every registered space, built-in or installed plugin (seminas.registry)
+        p.add_argument("--space", choices=space_names(), default="nb201")
         p.add_argument(
-            "--dataset", default="cifar10", help="nb201: cifar10, cifar100 or ImageNet16-120"
+            "--dataset",
+            help="nb201: cifar10 (default), cifar100 or ImageNet16-120; another space: its own",
         )
-        p.add_argument("--fidelity", type=int, default=200, help="nb201: 200 or 12 epochs")
+        p.add_argument("--fidelity", type=int, help="nb201: 200 (default) or 12 epochs")
         p.add_argument("--nb101-file", help="official nasbench_only108/full .tfrecord")
         p.add_argument("--epochs", type=int, default=108, help="nb101: 4, 12, 36 or 108")
 
@@ -280,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="nb101: the real 20k subset instead of the official file",
     )
     query.add_argument("--seed", type=int, default=0, help="nb101: which run a query returns")
+    query.add_argument("--run-seed", type=int, metavar="SEED", help="nb201, imported tables: "
+                       "the run trained with this seed (e.g. 777) instead of the mean over runs")
+    query.add_argument("--at-epoch", type=int, metavar="E", help="nb201, imported tables: the "
+                       "validation accuracy after E epochs (1..fidelity) from the learning curve")
     query.set_defaults(func=cmd_query)
 
     search = sub.add_parser("search", help="run one search")
@@ -319,24 +387,49 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--workers", type=_positive_int, help="parallel runs (default: cores)")
     bench.add_argument("--out", required=True, help="output directory")
     bench.add_argument("--quiet", action="store_true")
+    bench.add_argument("--set", action="append", metavar="[NAME.]KEY=VALUE",
+                       help="strategy option for every strategy that has KEY, or for NAME only; "
+                       "a variant of one strategy: --strategies 'weaknas,weaknas[top_k=50]'")
     bench.set_defaults(func=cmd_bench)
+    experiment = sub.add_parser("experiment", help="a whole comparison from one TOML file")
+    experiment_sub = experiment.add_subparsers(dest="experiment_command", required=True)
+    exp_run = experiment_sub.add_parser(
+        "run", help="run (or resume) every bench of an experiment file "
+        "(variants x datasets x budget x seeds; see seminas.experiments.plan)")
+    exp_run.add_argument("file", help="the experiment's TOML file")
+    exp_run.add_argument("--workers", type=_positive_int, help="parallel runs (default: cores)")
+    exp_run.add_argument("--dry-run", action="store_true", help="say what would run, run nothing")
+    exp_run.add_argument("--quiet", action="store_true")
+    exp_run.set_defaults(func=cmd_experiment_run)
     from seminas.predictor_study_cli import add_parser as add_predictor_study
 
     add_predictor_study(sub)
+    plugins = sub.add_parser("plugins", help="registered spaces, strategies, evaluators, "
+                             "predictors, and the package each comes from")
+    plugins.add_argument("--json", action="store_true", help="print the list as JSON")
+    plugins.set_defaults(func=cmd_plugins)
+    from seminas.cli_input import prepare_parser
+
+    prepare_parser(parser)  # --data-dir after the subcommand too; output kinds; given options
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    from seminas.cli_input import check_args, one_line_warnings
+
+    with one_line_warnings():  # e.g. a plugin's entry point ignored while listing names
+        parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with one_line_warnings():  # "warning: ...", no source path or code line
+            check_args(args)  # seeds, output paths: before any work
+            return int(args.func(args) or 0)
     except SeminasError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C; SIGTERM where a command maps it (bench)
+        print(getattr(exc, "message", "") or "interrupted", file=sys.stderr)
+        return 128 + int(getattr(exc, "signum", 2))  # 130, or 143 for SIGTERM
     except BrokenPipeError:
         return 0
 

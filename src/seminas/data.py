@@ -1,7 +1,20 @@
 """Where benchmark data lives, and checks that it is the data we expect.
 
-Resolution order for the data directory: an explicit argument (``--data-dir``), then the
-``SEMINAS_DATA`` environment variable, then ``../shared/data`` relative to the project root.
+Search order (``seminas data where`` prints it with this machine's paths):
+
+1. ``--data-dir DIR`` (``data_dir=`` in Python). When given it is the only place read: an
+   explicit directory is a precise request, so a file missing there is an error, never a silent
+   switch to another source.
+2. ``$SEMINAS_DATA``.
+3. The per-user data directory (platformdirs: ``~/.local/share/seminas`` on Linux,
+   ``~/Library/Application Support/seminas`` on macOS, ``%LOCALAPPDATA%\\seminas`` on Windows).
+4. NAS-Bench-201 only: tables imported by ``seminas data import`` (``<cache dir>/nb201/*.npz``).
+5. ``../shared/data`` next to a source checkout: a development convenience, used only when the
+   package runs from a checkout and that directory exists (never a path inside site-packages).
+6. NAS-Bench-201 only: the table shipped inside the package.
+
+Each file is taken from the first directory in 2-5 that has it; NAS-Bench-201's CSV files come
+together from one directory (see :mod:`seminas.benchmarks.nb201`).
 """
 
 from __future__ import annotations
@@ -13,8 +26,11 @@ from pathlib import Path
 
 from seminas.errors import DataNotFoundError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+APP_NAME = "seminas"
 ENV_VAR = "SEMINAS_DATA"
+CACHE_ENV_VAR = "SEMINAS_CACHE"
+# The repository root when this module runs from a source checkout (src/seminas/data.py).
+_CHECKOUT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -82,14 +98,89 @@ NB101_OFFICIAL_HINT = (
 )
 
 
-def data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """The data directory the user asked for, or the project default."""
+# -- the directories, in search order -----------------------------------------------------------
+@dataclass(frozen=True)
+class DataDir:
+    """One place data is looked for: its path and why it is on the list."""
+
+    path: Path
+    origin: str  # "--data-dir", "$SEMINAS_DATA", "user data dir", "source checkout"
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_dir()
+
+
+def user_data_dir() -> Path:
+    """The per-user data directory (platformdirs; honours ``$XDG_DATA_HOME`` on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_path(APP_NAME, appauthor=False))
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from (``src/seminas`` inside it), else ``None``."""
+    root = _CHECKOUT_ROOT
+    if (root / "pyproject.toml").is_file() and (root / "src" / "seminas").is_dir():
+        return root
+    return None
+
+
+def checkout_data_dir() -> Path | None:
+    """``../shared/data`` beside the source checkout this package runs from, if both exist.
+
+    Only a development convenience: an installed package (site-packages) has no checkout
+    around it, so this is ``None`` there."""
+    root = checkout_root()
+    if root is None:
+        return None
+    candidate = (root / ".." / "shared" / "data").resolve()
+    return candidate if candidate.is_dir() else None
+
+
+def search_dirs(explicit: str | os.PathLike | None = None) -> list[DataDir]:
+    """The data directories to search, in order (see the module docstring)."""
     if explicit is not None:
-        return Path(explicit).expanduser()
+        return [DataDir(Path(explicit).expanduser(), "--data-dir")]
+    dirs = []
     env = os.environ.get(ENV_VAR)
     if env:
-        return Path(env).expanduser()
-    return (PROJECT_ROOT / ".." / "shared" / "data").resolve()
+        dirs.append(DataDir(Path(env).expanduser(), f"${ENV_VAR}"))
+    dirs.append(DataDir(user_data_dir(), "user data dir"))
+    checkout = checkout_data_dir()
+    if checkout is not None:
+        dirs.append(DataDir(checkout, "source checkout"))
+    return dirs
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """The main data directory: ``explicit``, else ``$SEMINAS_DATA``, else the first of the
+    default directories that exists, else the per-user data directory (where to put files)."""
+    dirs = search_dirs(explicit)
+    if explicit is not None or os.environ.get(ENV_VAR):
+        return dirs[0].path
+    return next((d.path for d in dirs if d.exists), dirs[0].path)
+
+
+def find_file(relpath: str, explicit: str | os.PathLike | None = None) -> Path | None:
+    """The first ``dir / relpath`` that is a file, over :func:`search_dirs`."""
+    for entry in search_dirs(explicit):
+        path = entry.path / relpath
+        if path.is_file():
+            return path
+    return None
+
+
+def pointing_hint(relpath: str, explicit: str | os.PathLike | None = None) -> str:
+    """How to point seminas at a directory holding ``relpath`` (one clause, for errors)."""
+    dirs = search_dirs(explicit)
+    if explicit is not None:
+        return f"or pass a --data-dir that has {relpath}"
+    looked = ", ".join(f"{d.path} ({d.origin})" for d in dirs)
+    return (
+        f"looked in {looked}; or point --data-dir DIR or ${ENV_VAR}=DIR at a directory that "
+        f"has {relpath}"
+    )
 
 
 def require_file(path: Path, what: str, where_to_get: str) -> Path:
@@ -104,17 +195,28 @@ def require_file(path: Path, what: str, where_to_get: str) -> Path:
     return path
 
 
-def known_file(relpath: str, root: str | os.PathLike | None = None) -> Path:
-    """Path of one of the project's known data files, checked to exist."""
-    entry = next((k for k in KNOWN_FILES if k.relpath == relpath), None)
-    base = data_dir(root)
-    if entry is None:
-        return require_file(base / relpath, relpath, "see the data README")
-    return require_file(
-        base / relpath,
-        entry.what,
-        f"it comes from {entry.source}; see ../shared/data/README.md",
+def missing_file_error(
+    relpath: str, what: str, where_to_get: str, explicit: str | os.PathLike | None = None
+) -> DataNotFoundError:
+    """The one-line error for a data file found in none of the search directories."""
+    first = search_dirs(explicit)[0].path / relpath
+    return DataNotFoundError(
+        f"missing file {first}: it should hold {what}; {where_to_get}; "
+        f"{pointing_hint(relpath, explicit)}"
     )
+
+
+def known_file(relpath: str, root: str | os.PathLike | None = None) -> Path:
+    """Path of one of the project's known data files, searched for and checked to exist."""
+    entry = next((k for k in KNOWN_FILES if k.relpath == relpath), None)
+    found = find_file(relpath, root)
+    what = relpath if entry is None else entry.what
+    if found is None:
+        where = "see the data README" if entry is None else f"it comes from {entry.source}"
+        raise missing_file_error(relpath, what, where, root)
+    if not os.access(found, os.R_OK):
+        raise DataNotFoundError(f"cannot read {found} ({what}): check its permissions")
+    return found
 
 
 def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
@@ -129,26 +231,36 @@ def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
 class FileStatus:
     relpath: str
     benchmark: str
-    status: str  # "ok", "missing", "checksum mismatch"
+    status: str  # "ok", "missing", "checksum mismatch", "ok (not checksummed)"
+    path: Path | None = None  # where it was found (None: missing everywhere)
+    sha256: str | None = None
+    origin: str | None = None  # which search directory
 
 
 def check_files(root: str | os.PathLike | None = None) -> list[FileStatus]:
-    """Verify every known file against its sha256."""
-    base = data_dir(root)
+    """Verify every known file (the first copy in the search order) against its sha256."""
+    dirs = search_dirs(root)
     result = []
     for entry in KNOWN_FILES:
-        path = base / entry.relpath
-        if not path.is_file():
-            status = "missing"
-        elif sha256_of(path) != entry.sha256:
-            status = "checksum mismatch"
-        else:
-            status = "ok"
-        result.append(FileStatus(entry.relpath, entry.benchmark, status))
+        where = next((d for d in dirs if (d.path / entry.relpath).is_file()), None)
+        if where is None:
+            result.append(FileStatus(entry.relpath, entry.benchmark, "missing"))
+            continue
+        path = where.path / entry.relpath
+        digest = sha256_of(path)
+        status = "ok" if digest == entry.sha256 else "checksum mismatch"
+        result.append(
+            FileStatus(entry.relpath, entry.benchmark, status, path, digest, where.origin)
+        )
     for rel in NB101_OFFICIAL_FILES:
-        path = base / rel
-        status = "ok (not checksummed)" if path.is_file() else "missing"
-        result.append(FileStatus(rel, "nb101", status))
+        where = next((d for d in dirs if (d.path / rel).is_file()), None)
+        if where is None:
+            result.append(FileStatus(rel, "nb101", "missing"))
+        else:
+            path = where.path / rel
+            result.append(
+                FileStatus(rel, "nb101", "ok (not checksummed)", path, None, where.origin)
+            )
     return result
 
 
@@ -165,8 +277,12 @@ def available_benchmarks(statuses: list[FileStatus]) -> dict[str, bool]:
 
 
 def cache_dir() -> Path:
-    """Where derived artefacts (enumerations, converted tables) are cached."""
-    env = os.environ.get("SEMINAS_CACHE")
+    """Where derived artefacts (enumerations, converted and imported tables) are cached:
+    ``$SEMINAS_CACHE``, else the per-user cache directory (``~/.cache/seminas`` on Linux,
+    honouring ``$XDG_CACHE_HOME``)."""
+    env = os.environ.get(CACHE_ENV_VAR)
     if env:
         return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "seminas"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_path(APP_NAME, appauthor=False))

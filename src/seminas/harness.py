@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seminas.errors import SeminasError
+from seminas.experiments.store import ResultsStore, StoreWarning, json_line
+from seminas.options import SEED_MAX
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,18 +52,13 @@ LINE_FORMAT = 1  # bump when the meaning of a results line changes
 DEFAULT_BUDGETS: tuple[int, ...] = (50, 100, 150, 200, 300, 400, 500)
 MAX_SEEDS = 1_000_000
 
-_SPACE_ALIASES = {
-    "nb201": "nb201",
-    "nasbench201": "nb201",
-    "nas-bench-201": "nb201",
-    "nb101": "nb101",
-    "nasbench101": "nb101",
-    "nas-bench-101": "nb101",
-}
+# What a bench directory is keyed by (with the space): a space's table may take these options
+# and no others to be benched (see bench_table_options).
+BENCH_OPTIONS = ("dataset", "fidelity")
 
 
-class HarnessWarning(UserWarning):
-    """Something in a bench directory was repaired or ignored; the bench goes on."""
+# Something in a bench directory was repaired or ignored; the bench goes on.
+HarnessWarning = StoreWarning
 
 
 class BenchRunError(SeminasError):
@@ -96,6 +93,8 @@ def parse_seeds(text: str) -> list[int]:
         hi = int(match.group(2)) if match.group(2) is not None else lo
         if hi < lo:
             raise SeminasError(f"invalid seeds {text!r}: range {lo}-{hi} is reversed; {expected}")
+        if hi > SEED_MAX:
+            raise SeminasError(f"invalid seeds {text!r}: seeds go up to {SEED_MAX} (2**32 - 1)")
         if len(seeds) + (hi - lo + 1) > MAX_SEEDS:
             raise SeminasError(f"invalid seeds {text!r}: more than {MAX_SEEDS:,} seeds")
         for seed in range(lo, hi + 1):
@@ -123,28 +122,50 @@ def format_seeds(seeds: Iterable[int]) -> str:
 
 
 def normalise_space(space: str) -> str:
-    key = str(space).strip().lower()
-    if key not in _SPACE_ALIASES:
-        raise SeminasError(f"unknown search space {space!r}: choose nb201 (nb101 is coming)")
-    return _SPACE_ALIASES[key]
+    """The registered name of ``space`` or of a space listing it as an alias (any case)."""
+    from seminas.registry import resolve_space_name
+
+    return resolve_space_name(space)
+
+
+def bench_table_options(
+    space: str, dataset: str | None = None, fidelity: int | None = None
+) -> dict[str, Any]:
+    """The table options of a bench on ``space``, defaults filled in and checked by the space's
+    entry; a space whose table needs options a bench does not pass (:data:`BENCH_OPTIONS`),
+    or that has no table, is refused in one line."""
+    from seminas.registry import space_entry, space_names_where
+
+    entry = space_entry(space)
+    if entry.table is None or set(entry.table_options) - set(BENCH_OPTIONS):
+
+        def benchable(e: Any) -> bool:
+            return e.table is not None and not set(e.table_options) - set(BENCH_OPTIONS)
+
+        needs = sorted(set(entry.table_options) - set(BENCH_OPTIONS))
+        why = "it has no table" if entry.table is None else (
+            f"its table needs options a bench does not pass ({', '.join(needs)})"
+        )
+        raise SeminasError(
+            f"the bench harness does not support space {space!r} yet: {why}; it runs "
+            f"{', '.join(space_names_where(benchable))}"
+        )
+    given = {"dataset": dataset, "fidelity": fidelity}
+    return entry.checked_table_options({k: given[k] for k in entry.table_options})
 
 
 def make_benchmark(
     space: str,
-    dataset: str,
+    dataset: str | None,
     data_dir: str | os.PathLike | None = None,
-    fidelity: int = 200,
+    fidelity: int | None = 200,
 ) -> Evaluator:
-    """The tabular evaluator for ``space``/``dataset``; one place that maps CLI names to tables."""
-    name = normalise_space(space)
-    if name == "nb201":
-        from seminas.benchmarks.nb201 import NB201Benchmark
+    """The tabular evaluator for ``space``/``dataset``, from the space's registry entry."""
+    from seminas.registry import space_entry
 
-        return NB201Benchmark(dataset, fidelity=int(fidelity), data_dir=data_dir)
-    raise SeminasError(
-        f"the bench harness does not support space {space!r} yet: only nb201 is wired in "
-        f"(NAS-Bench-101 subset/official tables will follow)"
-    )
+    name = normalise_space(space)
+    options = bench_table_options(name, dataset, None if fidelity is None else int(fidelity))
+    return space_entry(name).make_table(options, data_dir=data_dir, progress=False)
 
 
 def describe_benchmark(evaluator: Evaluator) -> dict[str, Any]:
@@ -191,10 +212,13 @@ class RunSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
     budget: int
     seed: int
+    label: str | None = None  # a variant's name in tables and plots (not part of config_key)
 
     @property
     def method(self) -> str:
         """Human label of the configuration: strategy, preset and overrides (not the budget)."""
+        if self.label:
+            return self.label
         label = self.strategy if self.preset is None else f"{self.strategy}[{self.preset}]"
         extra = " ".join(f"{k}={_json(v)}" for k, v in sorted(self.overrides.items()))
         return f"{label} {extra}" if extra else label
@@ -268,7 +292,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         "format": LINE_FORMAT,
         "config_key": spec.config_key,
         "method": spec.method,
-        **asdict(spec),
+        **{k: v for k, v in asdict(spec).items() if k != "label" or v is not None},
         "metrics": {
             "search": evaluator.search_metric_name,
             "report": evaluator.report_metric_name,
@@ -288,8 +312,16 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
     return json.loads(json.dumps(line, default=_json_default))
 
 
-def _init_worker() -> None:
-    """Each worker uses one torch thread: N workers on N cores beat N x N oversubscription."""
+def _init_worker(parent: int) -> None:
+    """A bench worker: ends with its parent (no orphan after ``kill -9``), leaves Ctrl-C to the
+    parent (which stops the pool at once), and uses one torch thread: N workers on N cores
+    beat N x N oversubscription."""
+    import signal
+
+    from seminas.lifecycle import die_with_parent
+
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     torch.set_num_threads(1)
@@ -316,70 +348,32 @@ def results_path(path: str | os.PathLike) -> Path:
     return p / RESULTS_FILE if p.is_dir() or p.suffix != ".jsonl" else p
 
 
+def _results_store(path: str | os.PathLike) -> ResultsStore:
+    return ResultsStore(
+        results_path(path),
+        "bench",
+        key=lambda line: (line["config_key"], int(line["seed"])),
+    )
+
+
 def read_results(path: str | os.PathLike, repair: bool = False) -> list[dict[str, Any]]:
-    """Read a results file. A broken *last* line (a bench killed mid-write) is dropped with a
-    :class:`HarnessWarning` -- and, with ``repair``, removed from the file so appends stay
-    well-formed. A broken line elsewhere means the file was edited or mixed up: that is an error.
-    Duplicate ``(config_key, seed)`` lines keep the first."""
-    path = results_path(path)
-    if not path.exists():
-        return []
-    raw = path.read_bytes()
-    chunks = raw.split(b"\n")
-    if chunks and chunks[-1] == b"":
-        chunks.pop()
-    lines: list[dict[str, Any]] = []
-    seen: set[tuple[str, int]] = set()
-    needs_rewrite = bool(raw) and not raw.endswith(b"\n")
-    for number, chunk in enumerate(chunks, start=1):
-        if not chunk.strip():
-            needs_rewrite = True
-            continue
-        try:
-            line = json.loads(chunk.decode("utf-8"))
-            if not isinstance(line, dict) or "config_key" not in line or "seed" not in line:
-                raise ValueError("not a results line")
-        except (ValueError, UnicodeDecodeError) as exc:
-            if number == len(chunks):
-                warnings.warn(
-                    f"{path}: ignoring the truncated last line {number} (a bench was probably "
-                    f"interrupted while writing it); that run will be redone",
-                    HarnessWarning,
-                    stacklevel=2,
-                )
-                needs_rewrite = True
-                continue
-            raise SeminasError(
-                f"{path}: line {number} is not a valid results line ({exc}); fix or remove it"
-            ) from exc
-        key = (line["config_key"], int(line["seed"]))
-        if key in seen:
-            continue
-        seen.add(key)
-        lines.append(line)
-    if repair and needs_rewrite:
-        _rewrite(path, lines)
-    return lines
-
-
-def _rewrite(path: Path, lines: list[dict[str, Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for line in lines:
-            handle.write(_json_line(line))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _json_line(line: Mapping[str, Any]) -> str:
-    return json.dumps(line, separators=(",", ":"), default=_json_default) + "\n"
+    """Read a results file (the common results store, :mod:`seminas.experiments.store`). A
+    broken *last* line (a bench killed mid-write) is dropped with a :class:`HarnessWarning` --
+    and, with ``repair``, removed from the file so appends stay well-formed. A broken line
+    elsewhere means the file was edited or mixed up: that is an error. Duplicate
+    ``(config_key, seed)`` lines keep the first."""
+    return _results_store(path).read(repair=repair)
 
 
 def _append(path: Path, line: Mapping[str, Any]) -> None:
-    """Append one line durably: a finished run survives a kill right after this returns."""
+    """Append one run durably: a finished run survives a kill right after this returns."""
+    _results_store(path).append(line)
+
+
+def _append_log(path: Path, line: Mapping[str, Any]) -> None:
+    """Append one line to a plain log (``errors.jsonl``), fsynced."""
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(_json_line(line))
+        handle.write(json_line(line))
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -387,22 +381,8 @@ def _append(path: Path, line: Mapping[str, Any]) -> None:
 @contextmanager
 def _exclusive(out_dir: Path):
     """Refuse a second bench writing to the same directory at the same time."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, same as before
+    with _results_store(out_dir / RESULTS_FILE).exclusive("bench"):
         yield
-        return
-    with open(out_dir / ".bench.lock", "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise SeminasError(
-                f"another bench is writing to {out_dir}; wait for it or use another --out"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _check_one_benchmark(keys: Iterable[tuple[str, str, int]], where: Path) -> None:
@@ -477,6 +457,7 @@ def _run_pool(
     skipped: int,
 ) -> list[dict[str, Any]]:
     import multiprocessing
+    import signal
 
     from rich.console import Console
     from rich.progress import (
@@ -487,6 +468,8 @@ def _run_pool(
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
+
+    from seminas.lifecycle import Interrupted, stop_signals
 
     console = Console(stderr=True)
     failures: list[dict[str, Any]] = []
@@ -503,12 +486,14 @@ def _run_pool(
     )
     description = f"bench ({n_workers} workers"
     description += f", {skipped} already done)" if skipped else ")"
-    with Progress(*columns, console=console, disable=not progress) as bar:
+    # SIGTERM (kill, SLURM, Kubernetes) stops a bench like Ctrl-C: runs kept, resume hint
+    with stop_signals(), Progress(*columns, console=console, disable=not progress) as bar:
         task = bar.add_task(description, total=len(todo), failed="")
         pool = ProcessPoolExecutor(
             max_workers=n_workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         try:
             pending: dict[Future, RunSpec] = {pool.submit(_worker_run, s): s for s in todo}
@@ -537,7 +522,7 @@ def _run_pool(
                             "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
                         }
                         failures.append(failure)
-                        _append(out_dir / ERRORS_FILE, failure)
+                        _append_log(out_dir / ERRORS_FILE, failure)
                         print(
                             f"run failed ({_spec_label(spec)}): {outcome['error']}",
                             file=sys.stderr,
@@ -546,17 +531,33 @@ def _run_pool(
                         bar.update(task, failed=f"[red]{len(failures)} failed")
                     bar.advance(task)
         except BaseException as exc:
-            pool.shutdown(wait=False, cancel_futures=True)
-            if isinstance(exc, KeyboardInterrupt):
-                print(
+            _stop_pool(pool)
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (stop_signals)
+                raise Interrupted(
                     f"interrupted: finished runs are saved in {path}; run the same command "
                     f"again to do only the missing ones",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                    signum=getattr(exc, "signum", signal.SIGINT),
+                ) from None
             raise
         pool.shutdown(wait=True)
     return failures
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a bench's pool now (Ctrl-C, SIGTERM, an error): end its workers -- their unfinished
+    runs are redone by the next bench anyway; waiting for them (and for the runs already queued
+    to them) is what made Ctrl-C take seconds -- then drop whatever was still queued."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + 1.0
+    for proc in processes:
+        proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(timeout=1.0)
 
 
 def run_bench(
@@ -571,6 +572,9 @@ def run_bench(
     study only pays for the new ones. Returns the lines for ``specs`` in spec order. A run that
     raises does not stop the others; it goes to stderr and ``errors.jsonl``, and once all runs
     are done a :class:`BenchRunError` reports how many failed (its ``output`` is the lines).
+    Ctrl-C or ``SIGTERM`` ends the workers at once and raises
+    :class:`~seminas.lifecycle.Interrupted` (a ``KeyboardInterrupt``) whose message
+    says where the finished runs are.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -939,26 +943,24 @@ def resolve_preset(strategy: str, preset: str | None, space: str = "nb201") -> s
 
 def make_specs(
     space: str,
-    dataset: str,
+    dataset: str | None,
     strategies: Sequence[str] | str,
     budget: int,
     seeds: Sequence[int] | str,
     *,
-    fidelity: int = 200,
+    fidelity: int | None = None,
     data_dir: str | os.PathLike | None = None,
     preset: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[RunSpec]:
     """Specs for strategies x seeds, checked here (names, preset, options, budget) so a typo is
     one clear error before any worker starts rather than one failure per run."""
+    from seminas.experiments.plan import Variant, variants_from
     from seminas.strategies import make_strategy, strategy_class
 
     space = normalise_space(space)
-    if isinstance(strategies, str):
-        strategies = [s.strip() for s in strategies.split(",") if s.strip()]
-    strategies = list(dict.fromkeys(strategies))
-    if not strategies:
-        raise SeminasError("no strategies given: name at least one, e.g. --strategies re,rs")
+    variants = variants_from(strategies)
+    strategies = list(dict.fromkeys(v.strategy for v in variants))
     if isinstance(seeds, str):
         seeds = parse_seeds(seeds)
     if not seeds:
@@ -967,20 +969,18 @@ def make_specs(
         raise SeminasError(f"budget must be at least 1 query, got {budget}")
     if any(int(s) < 0 for s in seeds):
         raise SeminasError("seeds must be non-negative integers")
+    if max(int(s) for s in seeds) > SEED_MAX:
+        raise SeminasError(f"seeds must be at most {SEED_MAX} (2**32 - 1), got {max(seeds)}")
+    from seminas.registry import space_entry
+
+    space_entry(space).make_space().check_budget(int(budget))  # before any run
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(strategies))
     if unknown:
         raise SeminasError(f"overrides given for strategies not in the bench: {', '.join(unknown)}")
-    if space == "nb201":
-        from seminas.benchmarks.nb201 import FIDELITIES, normalise_dataset
-
-        dataset = normalise_dataset(dataset)
-        if int(fidelity) not in FIDELITIES:
-            raise SeminasError(
-                f"NAS-Bench-201 fidelity {fidelity!r} is not available: choose 200 or 12 epochs"
-            )
-    else:
-        make_benchmark(space, dataset, data_dir, fidelity)  # raises the "not supported" error
+    table = bench_table_options(space, dataset, fidelity)  # one clear error before any run
+    dataset = str(table.get("dataset", "default" if dataset is None else dataset))
+    fidelity = int(table.get("fidelity", 200 if fidelity is None else fidelity))
     presets = {name: resolve_preset(name, preset, space) for name in strategies}
     named = {
         name for name in strategies
@@ -992,8 +992,17 @@ def make_specs(
             f"no strategy in the bench has a preset {preset!r} "
             f"(available: {', '.join(available) or 'none'})"
         )
-    for name in strategies:
-        make_strategy(name, presets[name], **dict(overrides.get(name, {})))
+    resolved: list[tuple[Variant, str | None, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for v in variants:
+        v_preset = v.preset if v.preset is not None else presets[v.strategy]
+        v_overrides = {**dict(overrides.get(v.strategy, {})), **dict(v.overrides)}
+        make_strategy(v.strategy, v_preset, **v_overrides)  # one clear error per bad option
+        key = _json([v.strategy, v_preset, v_overrides])
+        if key in seen:
+            continue
+        seen.add(key)
+        resolved.append((v, v_preset, v_overrides))
     dd = None if data_dir is None else str(Path(data_dir).expanduser().resolve())
     return [
         RunSpec(
@@ -1001,20 +1010,21 @@ def make_specs(
             dataset=dataset,
             fidelity=int(fidelity),
             data_dir=dd,
-            strategy=name,
-            preset=presets[name],
-            overrides=dict(overrides.get(name, {})),
+            strategy=v.strategy,
+            preset=v_preset,
+            overrides=v_overrides,
             budget=int(budget),
             seed=int(seed),
+            label=v.label,
         )
-        for name in strategies
+        for v, v_preset, v_overrides in resolved
         for seed in seeds
     ]
 
 
 def bench(
     space: str,
-    dataset: str,
+    dataset: str | None,
     strategies: Sequence[str] | str,
     budget: int,
     seeds: Sequence[int] | str,
@@ -1023,7 +1033,7 @@ def bench(
     workers: int | None = None,
     preset: str | None = None,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    fidelity: int = 200,
+    fidelity: int | None = None,
     data_dir: str | os.PathLike | None = None,
     budgets: Sequence[int] = DEFAULT_BUDGETS,
     command: str | None = None,
@@ -1048,7 +1058,11 @@ def bench(
         preset=preset,
         overrides=overrides,
     )
-    out_dir = Path(out).expanduser()
+    from seminas.options import check_output_dir
+
+    out_dir = check_output_dir(  # a file in the way is refused before any run
+        out, files=(RESULTS_FILE, ERRORS_FILE, SUMMARY_MD, SUMMARY_JSON, CURVES_PNG)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive(out_dir):
         lines, failures, skipped = _execute(specs, out_dir, workers, progress)

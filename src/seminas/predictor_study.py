@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from seminas.errors import SeminasError
+from seminas.experiments.store import ResultsStore, atomic_write_text
 
 RESULTS_FILE = "results.jsonl"
 SUMMARY_JSON = "summary.json"
@@ -278,7 +279,7 @@ def _fit_steps(trainer: Any, tokens: Any, y: np.ndarray, steps: int) -> int:
 
     n = int(tokens.shape[0])
     rows = steps * int(trainer.train_config.batch_size)
-    passes = [torch.randperm(n) for _ in range(math.ceil(rows / n))]
+    passes = [torch.randperm(n, generator=trainer.generator) for _ in range(math.ceil(rows / n))]
     idx = torch.cat(passes)[:rows]
     trainer.fit(tokens[idx], np.asarray(y)[idx.numpy()], 1)
     return steps
@@ -297,9 +298,9 @@ def _controller_cell(
     from seminas.controller import ControllerShape, ControllerTrainer, TrainConfig
     from seminas.spaces.nb101 import NB101Space
 
-    torch.manual_seed(seed)
-    trainer = ControllerTrainer(
-        NB101Space(), ControllerShape(**settings.shape), TrainConfig(**settings.train)
+    trainer = ControllerTrainer(  # the cell's own generator: the stream torch.manual_seed gave
+        NB101Space(), ControllerShape(**settings.shape), TrainConfig(**settings.train),
+        generator=torch.Generator().manual_seed(seed),
     )
     upsample = settings.upsample
     tokens_l = torch.as_tensor(data.tokens[labeled])
@@ -365,36 +366,19 @@ def _key(line: Mapping[str, Any]) -> tuple[str, int, int, int]:
     return (str(line["predictor"]), int(line["n"]), int(line["m"]), int(line["seed"]))
 
 
+def _store(path: Path) -> ResultsStore:
+    return ResultsStore(path, "predictor-study", key=_key)
+
+
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    """The finished cells in ``results.jsonl``. A broken last line (a write cut short) is
-    dropped from the file with a warning, so that cell is redone; any other broken line is an
-    error."""
-    if not path.exists():
-        return []
-    chunks = [c for c in path.read_text(encoding="utf-8").split("\n") if c.strip()]
-    lines: list[dict[str, Any]] = []
-    for number, chunk in enumerate(chunks, start=1):
-        try:
-            line = json.loads(chunk)
-            _key(line)
-        except (ValueError, KeyError, TypeError) as exc:
-            if number == len(chunks):
-                warnings.warn(
-                    f"{path}: dropping the truncated last line {number}; that cell is redone",
-                    stacklevel=2,
-                )
-                path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
-                break
-            raise SeminasError(f"{path}: line {number} is not a study result ({exc})") from exc
-        lines.append(line)
-    return lines
+    """The finished cells in ``results.jsonl`` (the common results store: a broken last line,
+    a write cut short, is dropped from the file with a warning so that cell is redone; any other
+    broken line is an error)."""
+    return _store(path).read(repair=True)
 
 
 def _append(path: Path, line: Mapping[str, Any]) -> None:
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(line) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    _store(path).append(line)
 
 
 def check_grid(
@@ -475,9 +459,8 @@ def run_study(
     summary = summarize(lines)
     payload = {"settings": stored, "command": command, "rows": summary["rows"],
                "effects": summary["effects"]}
-    (out_dir / SUMMARY_JSON).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-    (out_dir / SUMMARY_MD).write_text(render_markdown(summary, settings, command),
-                                      encoding="utf-8")
+    atomic_write_text(out_dir / SUMMARY_JSON, json.dumps(payload, indent=2) + "\n")
+    atomic_write_text(out_dir / SUMMARY_MD, render_markdown(summary, settings, command))
     plot(summary["rows"], out_dir / PLOT_PNG)
     return StudyOutput(out_dir, path, out_dir / SUMMARY_JSON, out_dir / SUMMARY_MD,
                        out_dir / PLOT_PNG, len(lines), new)

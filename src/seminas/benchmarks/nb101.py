@@ -38,10 +38,11 @@ from seminas.data import (
     NB101_OFFICIAL_FILES,
     NB101_OFFICIAL_HINT,
     cache_dir,
+    find_file,
     known_file,
+    missing_file_error,
     require_file,
 )
-from seminas.data import data_dir as default_data_dir
 from seminas.errors import SeminasError, UnknownArchitectureError
 from seminas.spaces.nb101 import (
     CONV1X1,
@@ -457,12 +458,18 @@ def resolve_official_file(
     is in the data directory (only108 preferred: same 108-epoch numbers, a quarter the size)."""
     what = "the official NAS-Bench-101 table (TFRecord)"
     if path is not None:
-        return require_file(Path(path).expanduser(), what, NB101_OFFICIAL_HINT)
-    base = default_data_dir(data_dir)
-    for rel in NB101_OFFICIAL_FILES:
-        if (base / rel).is_file():
-            return require_file(base / rel, what, NB101_OFFICIAL_HINT)
-    return require_file(base / NB101_OFFICIAL_FILES[0], what, NB101_OFFICIAL_HINT)
+        given = Path(path).expanduser()
+        if given.is_dir():  # not "missing": the name is taken by a directory
+            raise SeminasError(
+                f"--nb101-file {given} is a directory: give the official table file itself "
+                f"({' or '.join(Path(r).name for r in NB101_OFFICIAL_FILES)})"
+            )
+        return require_file(given, what, NB101_OFFICIAL_HINT)
+    for rel in NB101_OFFICIAL_FILES:  # each data directory in search order (data.search_dirs)
+        found = find_file(rel, data_dir)
+        if found is not None:
+            return require_file(found, what, NB101_OFFICIAL_HINT)
+    raise missing_file_error(NB101_OFFICIAL_FILES[0], what, NB101_OFFICIAL_HINT, data_dir)
 
 
 def _check_hash(module_hash: Any) -> str:
@@ -640,6 +647,7 @@ class NB101Benchmark(TabularBenchmark):
 # -- the shipped 20k subset -----------------------------------------------------------------------
 SUBSET_FILE = "nasbench101/subset-20k.csv"
 SPECS_FILE = "nasbench101/specs-1k.json"
+SUBSET_ROWS = 20_001
 _SUBSET_COLUMNS = ("hash", "params", "train_seconds_108ep") + tuple(
     f"val_acc_{e}ep" for e in EPOCH_BUDGETS
 )
@@ -751,16 +759,14 @@ class NB101SubsetBenchmark(TabularBenchmark):
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path, dtype={"hash": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeminasError(
-            f"cannot parse {path}: {type(exc).__name__}; the file is corrupt, restore it "
-            f"(`seminas data check` compares checksums)"
-        ) from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SeminasError(
-            f"{path} lacks column(s) {', '.join(missing)}; restore it (`seminas data check`)"
-        )
-    return frame
+    """The subset's table, checked for its columns, its 20,001 rows and numeric metrics."""
+    from seminas.benchmarks.csvcheck import read_checked_csv
+
+    return read_checked_csv(
+        path,
+        columns,
+        rows=SUBSET_ROWS,
+        numeric=[c for c in columns if c != "hash"],
+        dtype={"hash": str},
+        what="the NAS-Bench-101 subset",
+    )

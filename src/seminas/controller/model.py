@@ -5,6 +5,10 @@ sphere and their (re-normalised) mean, the architecture embedding. The predictor
 standardised accuracy from the embedding; the decoder, started from the embedding and attending
 over the encoder outputs, reconstructs the tokens. Moving the encoder outputs along the gradient of
 the prediction and decoding yields new architectures that the predictor rates higher.
+
+Randomness: a controller draws its initial weights and its dropout masks from the
+``torch.Generator`` it is given (the search's own, see :mod:`seminas.randomness`), never from
+torch's global generator.
 """
 
 from __future__ import annotations
@@ -16,26 +20,56 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seminas.options import Options, opt
+from seminas.randomness import drawing_from
+
+PREDICTOR_OUTPUTS = ("linear", "sigmoid")
+
 
 @dataclass(frozen=True)
-class ControllerShape:
-    vocab_size: int
-    seq_len: int
-    embedding_size: int = 64
-    hidden_size: int = 64
-    mlp_hidden: int = 16
-    dropout: float = 0.1
-    mlp_dropout: float = 0.1
+class ControllerShape(Options):
+    vocab_size: int = opt(low=2, doc="tokens of the space's encoding (0 is the start token)")
+    seq_len: int = opt(low=1, doc="tokens per architecture")
+    embedding_size: int = opt(64, low=1, doc="token embedding width")
+    hidden_size: int = opt(64, low=1, doc="LSTM width")
+    mlp_hidden: int = opt(16, low=1, doc="width of the predictor's hidden layer")
+    dropout: float = opt(0.1, low=0, below=1, doc="encoder and decoder dropout")
+    mlp_dropout: float = opt(0.1, low=0, below=1, doc="predictor dropout")
     # "linear" regresses standardised targets; "sigmoid" squashes the output to (0, 1) for
     # min-max-scaled targets, as the paper's ImageNet controller does
-    predictor_output: str = "linear"
+    predictor_output: str = opt("linear", choices=PREDICTOR_OUTPUTS, doc="predictor's last layer")
+
+
+class Dropout(nn.Module):
+    """Dropout whose masks come from a given generator (``nn.Dropout`` draws from torch's global
+    one). The arithmetic is torch's CPU dropout: a Bernoulli(1 - p) mask scaled by 1 / (1 - p),
+    so for the same generator state the output equals ``nn.Dropout``'s bit for bit."""
+
+    def __init__(self, p: float, generator: torch.Generator) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = float(p)
+        self.generator = generator
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * torch.zeros((), dtype=x.dtype, device=x.device)
+        keep = 1.0 - self.p
+        mask = torch.empty_like(x).bernoulli_(keep, generator=self.generator).div_(keep)
+        return x * mask
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class Encoder(nn.Module):
-    def __init__(self, shape: ControllerShape) -> None:
+    def __init__(self, shape: ControllerShape, generator: torch.Generator) -> None:
         super().__init__()
         self.embedding = nn.Embedding(shape.vocab_size, shape.embedding_size)
-        self.dropout = nn.Dropout(shape.dropout)
+        self.dropout = Dropout(shape.dropout, generator)
         self.lstm = nn.LSTM(
             shape.embedding_size, shape.hidden_size, batch_first=True, bidirectional=True
         )
@@ -55,11 +89,11 @@ def arch_embedding(outputs: torch.Tensor) -> torch.Tensor:
 
 
 class Predictor(nn.Module):
-    def __init__(self, shape: ControllerShape) -> None:
+    def __init__(self, shape: ControllerShape, generator: torch.Generator) -> None:
         super().__init__()
         self.down = nn.Linear(shape.hidden_size, shape.mlp_hidden)
         self.up = nn.Linear(shape.mlp_hidden, shape.hidden_size)
-        self.dropout = nn.Dropout(shape.mlp_dropout)
+        self.dropout = Dropout(shape.mlp_dropout, generator)
         self.out = nn.Linear(shape.hidden_size, 1)
         if shape.predictor_output not in ("linear", "sigmoid"):
             raise ValueError(f"predictor_output must be 'linear' or 'sigmoid', got "
@@ -75,11 +109,11 @@ class Predictor(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, shape: ControllerShape) -> None:
+    def __init__(self, shape: ControllerShape, generator: torch.Generator) -> None:
         super().__init__()
         self.shape = shape
         self.embedding = nn.Embedding(shape.vocab_size, shape.hidden_size)
-        self.dropout = nn.Dropout(shape.dropout)
+        self.dropout = Dropout(shape.dropout, generator)
         self.lstm = nn.LSTM(shape.hidden_size, shape.hidden_size, batch_first=True)
         self.combine = nn.Linear(2 * shape.hidden_size, shape.hidden_size)
         self.out = nn.Linear(shape.hidden_size, shape.vocab_size)
@@ -120,14 +154,20 @@ class Decoder(nn.Module):
 
 
 class Controller(nn.Module):
-    """Encoder, predictor and decoder trained jointly."""
+    """Encoder, predictor and decoder trained jointly.
 
-    def __init__(self, shape: ControllerShape) -> None:
+    ``generator`` supplies the initial weights (torch's default initialisation, drawn from its
+    stream) and every dropout mask; without one, a fresh generator seeded with 0.
+    """
+
+    def __init__(self, shape: ControllerShape, generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.shape = shape
-        self.encoder = Encoder(shape)
-        self.predictor = Predictor(shape)
-        self.decoder = Decoder(shape)
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        with drawing_from(self.generator):
+            self.encoder = Encoder(shape, self.generator)
+            self.predictor = Predictor(shape, self.generator)
+            self.decoder = Decoder(shape, self.generator)
 
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardised prediction ``[batch]`` and reconstruction log-probs."""

@@ -4,6 +4,9 @@ Targets are standardised with the mean and standard deviation of the labeled set
 constants computed from a whole benchmark, which would leak information a real search lacks).
 Token sequences are kept as pre-built tensors; one optimizer lives as long as the trainer so that
 weights and moments carry over between calls to :meth:`fit`, as in the paper.
+
+Randomness: initial weights, batch order and dropout come from one ``torch.Generator`` (a
+search hands over its own), so a trainer never draws from or reseeds torch's global generator.
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ import torch
 import torch.nn.functional as F
 
 from seminas.controller.model import Controller, ControllerShape
+from seminas.options import Options, opt
 from seminas.spaces.base import SearchSpace
+
+TARGET_SCALINGS = ("standard", "minmax")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    grad_clip: float = 5.0
-    batch_size: int = 100
-    trade_off: float = 0.8  # weight of the prediction loss; 1 - trade_off for reconstruction
+class TrainConfig(Options):
+    lr: float = opt(1e-3, above=0, doc="Adam learning rate")
+    weight_decay: float = opt(1e-4, low=0, doc="Adam weight decay")
+    grad_clip: float = opt(5.0, above=0, doc="gradient norm clip")
+    batch_size: int = opt(100, low=1, doc="mini-batch size")
+    # weight of the prediction loss; 1 - trade_off for reconstruction
+    trade_off: float = opt(0.8, low=0, high=1, doc="weight of the prediction loss")
     # "standard": (y - mean) / std of the labeled set; "minmax": (y - min) / (max - min), for a
     # sigmoid predictor (the paper's ImageNet setting)
-    target_scaling: str = "standard"
+    target_scaling: str = opt("standard", choices=TARGET_SCALINGS, doc="how targets are scaled")
 
 
 class ControllerTrainer:
@@ -37,11 +44,14 @@ class ControllerTrainer:
         space: SearchSpace,
         shape: ControllerShape | None = None,
         train: TrainConfig | None = None,
+        generator: torch.Generator | None = None,
     ) -> None:
+        """``generator``: where every random draw comes from (default: a fresh one seeded 0)."""
         self.space = space
         self.shape = shape or ControllerShape(space.vocab_size, space.seq_len)
         self.train_config = train or TrainConfig()
-        self.model = Controller(self.shape)
+        self.generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        self.model = Controller(self.shape, self.generator)
         self.optimizer = torch.optim.Adam(
             self.model.parameters(),
             lr=self.train_config.lr,
@@ -87,7 +97,7 @@ class ControllerTrainer:
         self.model.train()
         history = []
         for epoch in range(epochs):
-            order = torch.randperm(n)
+            order = torch.randperm(n, generator=self.generator)
             total = 0.0
             for start in range(0, n, cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]

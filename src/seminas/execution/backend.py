@@ -35,12 +35,15 @@ def failed_record(arch_id: str, outcome: Outcome) -> Record:
 
 
 def outcome_record(arch_id: str, outcome: Outcome) -> Record:
-    """The record to hand to the search: the evaluator's, with earlier failed attempts noted."""
+    """The record to hand to the search: the evaluator's, with earlier failed attempts noted,
+    and the worker that produced it (``extra["worker"]``: on a Ray cluster, which node)."""
     if outcome.record is None:
         return failed_record(arch_id, outcome)
     record = outcome.record
-    if outcome.failures or outcome.cached:
+    if outcome.failures or outcome.cached or outcome.worker:
         extra = dict(record.extra)
+        if outcome.worker:
+            extra["worker"] = outcome.worker
         if outcome.failures:
             extra["failed_attempts"] = [f.to_dict() for f in outcome.failures]
         if outcome.cached:

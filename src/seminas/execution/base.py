@@ -95,6 +95,7 @@ class Outcome:
     record: Record | None
     failures: list[AttemptFailure] = field(default_factory=list)
     cached: bool = False
+    worker: str | None = None  # where the successful attempt ran (e.g. ray:PID@IP/NODE)
 
     @property
     def key(self) -> int:
@@ -314,7 +315,9 @@ class Executor(ABC):
                 return
             del self._states[key]
             self.stats["evaluated"] += 1
-            self._ready.append(Outcome(state.job, record, list(state.failures)))
+            self._ready.append(
+                Outcome(state.job, record, list(state.failures), worker=state.worker)
+            )
         elif kind == "error":
             self._fail(state, "error", str(payload))
         elif kind == "died":

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from seminas.errors import SeminasError
+from seminas.options import number
 
 DEFAULT_TRAIN_EPOCHS = 2
 DEFAULT_TABLE_EPOCHS = 108  # nb101 table fidelity
@@ -51,22 +52,35 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--ray-address", metavar="ADDR",
                    help="with --executor ray: 'auto' or HOST:PORT of a running cluster "
                    "(default: start a local Ray instance)")
-    g.add_argument("--cpus-per-eval", type=float, default=1.0,
+    g.add_argument("--cpus-per-eval", type=number(float, above=0), default=1.0,
                    help="Ray resource request of one evaluation (default 1 CPU)")
-    g.add_argument("--gpus-per-eval", type=float, default=0.0,
+    g.add_argument("--gpus-per-eval", type=number(float, low=0), default=0.0,
                    help="Ray resource request of one evaluation (default 0 GPUs)")
     g.add_argument("--eval-timeout", type=_positive_float, metavar="SECONDS",
                    help="kill an evaluation running longer than this; it counts as failed")
     g.add_argument("--retries", type=_count, default=1,
                    help="extra attempts of a failed evaluation before it is given up (default 1)")
+    g.add_argument("--simulate-time", type=number(float, low=0), default=0.0, metavar="SCALE",
+                   help="sleep cost_seconds x SCALE in each evaluation: a table lookup then "
+                   "takes as long as (a fraction of) the training it stands for; same results")
+
+
+def simulated_evaluator(args: argparse.Namespace, evaluator: Any) -> Any:
+    """The evaluator, slowed down as ``--simulate-time`` asks (see seminas.execution.simulated)."""
+    from seminas.execution.simulated import simulated
+
+    return simulated(evaluator, getattr(args, "simulate_time", 0.0))
 
 
 def add_search_options(parser: argparse.ArgumentParser) -> None:
     """``seminas search``: the evaluator choice, the training options, the execution options."""
     g = parser.add_argument_group("real training (--evaluator train)")
-    g.add_argument("--evaluator", choices=["table", "train"], default="table",
+    from seminas.registry import evaluator_names
+
+    g.add_argument("--evaluator", choices=evaluator_names(), default="table",
                    help="table: look results up in the benchmark (default); train: train "
-                   "every architecture (--epochs then means training epochs, default 2)")
+                   "every architecture (--epochs then means training epochs, default 2); "
+                   "others: registered by installed plugins")
     g.add_argument("--data", default="cifar10-10k",
                    help="training data: cifar10-10k (the shared subset), a directory of the "
                    "CIFAR-10 python batches, or an image folder with train/<class>/ images")
@@ -80,9 +94,12 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
 
 def resolve_search_args(args: argparse.Namespace) -> None:
     """Fill defaults that depend on the evaluator and refuse combinations that make no sense."""
-    train = getattr(args, "evaluator", "table") == "train"
-    if args.epochs is None:
-        args.epochs = DEFAULT_TRAIN_EPOCHS if train else DEFAULT_TABLE_EPOCHS
+    kind = getattr(args, "evaluator", "table")
+    train = kind == "train"
+    if args.epochs is None:  # a plugin's evaluator kind: its own default (None)
+        args.epochs = DEFAULT_TRAIN_EPOCHS if train else (
+            DEFAULT_TABLE_EPOCHS if kind == "table" else None
+        )
     if train and args.epochs < 1:
         raise SeminasError(f"--epochs must be at least 1 for training, got {args.epochs}")
     if args.ray_address is not None and args.executor != "ray":

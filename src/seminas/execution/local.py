@@ -9,7 +9,9 @@ processes -- rather than using ``concurrent.futures`` -- is what makes the fault
   takes its place; a Python thread could not be stopped;
 - a worker that dies (its sentinel fires or its pipe breaks) is noticed at once; its job is
   re-queued and the worker replaced, while the other workers go on undisturbed
-  (``concurrent.futures`` would break the whole pool).
+  (``concurrent.futures`` would break the whole pool);
+- a worker whose parent dies (``kill -9`` of the search) exits within a fraction of a second
+  (:func:`~seminas.lifecycle.die_with_parent`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,18 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from seminas.execution.base import Executor, FaultPolicy, Job, one_line
+from seminas.lifecycle import die_with_parent, die_with_process
 
 STOP = None
 MAX_FAILED_STARTS = 3  # consecutive worker start failures before the search stops
 
 
-def _worker_main(conn: Connection, evaluator_blob: bytes, threads: int) -> None:
-    """A worker process: evaluate jobs from ``conn`` until told to stop."""
+def _worker_main(
+    conn: Connection, evaluator_blob: bytes, threads: int, parent: int, forked_by_server: bool
+) -> None:
+    """A worker process: evaluate jobs from ``conn`` until told to stop (or the parent dies)."""
+    # an orphan would train on for nobody
+    (die_with_process if forked_by_server else die_with_parent)(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -67,7 +74,9 @@ class _Worker:
     def __init__(self, ctx: Any, blob: bytes, threads: int, index: int) -> None:
         parent, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(
-            target=_worker_main, args=(child, blob, threads), daemon=True,
+            target=_worker_main,
+            args=(child, blob, threads, os.getpid(), ctx.get_start_method() == "forkserver"),
+            daemon=True,
             name=f"seminas-worker-{index}",
         )
         self.proc.start()

@@ -11,9 +11,14 @@ cancelled with ``force=True``, which kills its worker process; a worker or node 
 (``WorkerCrashedError``, ``NodeDiedError``, ...) re-queues the job. Ray's own task retries are
 switched off (``max_retries=0``) so that every attempt is counted and recorded here.
 
+Where each evaluation ran is its worker name, ``ray:PID@NODE_IP/NODE_ID``, kept with its record
+(``extra["worker"]``) and with every failed attempt.
+
 Addresses: ``None`` starts a private local instance (stopped on close); ``"auto"`` joins the
 cluster this machine belongs to; ``HOST:PORT`` joins that cluster's head (checked to be
 reachable first, so a wrong address fails in seconds with one line, not after Ray's retries).
+A cluster started with token authentication (Ray's default where a token exists) needs
+``RAY_AUTH_MODE=token`` and the token (``~/.ray/auth_token`` or ``RAY_AUTH_TOKEN``) here too.
 """
 
 from __future__ import annotations
@@ -34,8 +39,11 @@ _EVALUATORS: dict[str, Any] = {}  # per Ray worker process: token -> evaluator, 
 def _ray_evaluate(
     evaluator: Any, token: str, arch: Any, query: int | None, threads: int
 ) -> Iterator[tuple[str, Any]]:
-    """The body of one Ray task (a streaming generator): first ``("started", pid)`` once the
-    worker is ready -- the timeout counts from there -- then ``("done", record)``."""
+    """The body of one Ray task (a streaming generator): first ``("started", where)`` once the
+    worker is ready -- the timeout counts from there -- then ``("done", record)``. ``where`` is
+    ``PID@NODE_IP/NODE_ID`` (the node id's first 12 digits): two raylets on one machine share
+    the IP, so the id tells the nodes apart."""
+    import ray
     import torch
 
     torch.set_num_threads(max(1, threads))
@@ -45,7 +53,8 @@ def _ray_evaluate(
         _EVALUATORS[token] = kept = evaluator
         if threads > 1 and isinstance(getattr(kept, "threads", None), int):
             kept.threads = threads  # a training uses the CPUs its task asked for
-    yield "started", os.getpid()
+    node_id = ray.get_runtime_context().get_node_id() or "?"
+    yield "started", f"{os.getpid()}@{ray.util.get_node_ip_address()}/{node_id[:12]}"
     yield "done", kept.evaluate(arch, query=query)
 
 
@@ -125,6 +134,12 @@ class RayExecutor(Executor):
                 ray.init(address=self.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 where = self.address or "a local instance"
+                if "InvalidAuthToken" in str(exc.__cause__):  # Ray puts it in the text only
+                    raise SeminasError(
+                        f"the Ray cluster at {where} wants its authentication token: set "
+                        f"RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token "
+                        f"or RAY_AUTH_TOKEN"
+                    ) from None
                 raise SeminasError(f"cannot start Ray on {where}: {one_line(exc)}") from None
             self._owns_ray = True
         self._check_resources()

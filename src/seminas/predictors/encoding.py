@@ -9,7 +9,8 @@ Non-neural predictors see an architecture as a row of 0/1 features (GBDT-NAS: Lu
   ``u -> v`` (``u < v``), then a 4-way one-hot of its operation (conv3x3, conv1x1, maxpool,
   output); the pruned cell is stored top-left, so a cell of ``n < 7`` vertices has its output at
   vertex ``n - 1`` and all-zero blocks after it (21 edge + 24 op features = 45).
-- Any other space: the one-hot of each position of its token sequence (``space.encode``).
+- Any other space: what its registry entry names (``SpaceEntry.features``), else the one-hot of
+  each position of its token sequence (``space.encode``).
 
 The NAS-Bench-101 features (and the controller's tokens) can also be computed for the whole
 enumerated space at once from its arrays, which is what makes ranking all 423,624 cells cheap.
@@ -31,10 +32,9 @@ from seminas.spaces.nb101 import (
     OP_TOKENS,
     OUTPUT,
     SEQ_LEN,
-    NB101Space,
     NB101Spec,
 )
-from seminas.spaces.nb201 import EDGES, NB201Space
+from seminas.spaces.nb201 import EDGES
 from seminas.spaces.nb201 import OPS as NB201_OPS
 
 NB201_NUM_FEATURES = len(EDGES) * len(NB201_OPS)  # 30
@@ -145,9 +145,16 @@ def token_features(space: SearchSpace, archs: Sequence[Any]) -> np.ndarray:
 
 
 def features(space: SearchSpace, archs: Sequence[Any]) -> np.ndarray:
-    """The flat encoding a predictor sees for ``archs`` of ``space`` (see the module text)."""
-    if isinstance(space, NB201Space):
-        return nb201_features(archs)
-    if isinstance(space, NB101Space):
-        return nb101_features(archs)
+    """The flat encoding a predictor sees for ``archs`` of ``space``: the one its registry entry
+    names (:class:`seminas.registry.SpaceEntry`), else the space's own ``predictor_features``
+    method (spaces built at run time, e.g. :mod:`seminas.spaces.categorical`), else the one-hot
+    of its tokens."""
+    from seminas.registry import resolve, space_entry_for
+
+    entry = space_entry_for(space)
+    if entry is not None and entry.features is not None:
+        return resolve(entry.features)(archs)
+    own = getattr(space, "predictor_features", None)
+    if callable(own):
+        return own(archs)
     return token_features(space, archs)

@@ -18,18 +18,21 @@ from typing import Any
 
 import numpy as np
 
+from seminas.options import Options, check_keys, opt
+
 
 @dataclass(frozen=True)
-class GBDTParams:
+class GBDTParams(Options):
     """GBDT-NAS's LightGBM settings (see the module text for the source)."""
 
-    num_boost_round: int = 100
-    num_leaves: int = 31
-    learning_rate: float = 0.05
-    feature_fraction: float = 0.9
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 5
-    min_data_in_leaf: int = 20  # LightGBM's default, which GBDT-NAS keeps
+    num_boost_round: int = opt(100, low=1, doc="boosting rounds")
+    num_leaves: int = opt(31, low=2, doc="leaves per tree")
+    learning_rate: float = opt(0.05, above=0, doc="shrinkage")
+    feature_fraction: float = opt(0.9, above=0, high=1, doc="features sampled per tree")
+    bagging_fraction: float = opt(0.8, above=0, high=1, doc="rows sampled per bagging round")
+    bagging_freq: int = opt(5, low=0, doc="bagging every this many rounds (0 = never)")
+    # LightGBM's default, which GBDT-NAS keeps
+    min_data_in_leaf: int = opt(20, low=1, doc="fewest samples in a leaf")
 
 
 PAPER_PARAMS = GBDTParams()
@@ -37,6 +40,8 @@ PAPER_PARAMS = GBDTParams()
 
 class GBDTPredictor:
     """LightGBM regression of accuracy from flat features; ``fit(X, y)`` / ``predict(X)``."""
+
+    Options = GBDTParams  # its options, declared (the registry-walking test checks them)
 
     def __init__(
         self,
@@ -46,6 +51,7 @@ class GBDTPredictor:
         **overrides: Any,
     ) -> None:
         base = params if params is not None else PAPER_PARAMS
+        check_keys(GBDTParams, overrides, "the GBDT predictor")
         self.params = GBDTParams(**{**asdict(base), **overrides})
         self.seed = int(seed)
         self.n_jobs = int(n_jobs)

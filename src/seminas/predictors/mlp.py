@@ -5,20 +5,37 @@ perceptron on the flat (one-hot) encoding: ReLU layers, Adam (learning rate 1e-3
 1e-4, mini-batches of up to 200, 100 epochs, targets standardised; the paper's network has four
 hidden layers of 1,000 units. Width is a parameter here because four 1,000-unit layers cost
 seconds per fit on one CPU core, and a search refits every iteration (see the WeakNAS presets).
-Training draws from its own seeded torch generator, so a fit is reproducible.
+Initial weights and batch order come from its own seeded torch generator, so a fit is
+reproducible and never draws from (or disturbs) torch's global generator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+from seminas.options import Options, opt
+
+
+@dataclass(frozen=True)
+class MLPParams(Options):
+    """The options of :class:`MLPPredictor`, declared and checked (see :mod:`seminas.options`)."""
+
+    hidden: tuple[int, ...] = opt((1000, 1000, 1000, 1000), low=1, doc="hidden layer widths")
+    epochs: int = opt(100, low=1, doc="training epochs per fit")
+    lr: float = opt(1e-3, above=0, doc="Adam learning rate")
+    weight_decay: float = opt(1e-4, low=0, doc="L2 penalty")
+    batch_size: int = opt(200, low=1, doc="mini-batch size (at most the training set)")
+
 
 class MLPPredictor:
     """``fit(X, y)`` / ``predict(X)`` with a ReLU MLP trained by Adam on standardised targets."""
+
+    Options = MLPParams  # its options, declared (the registry-walking test checks them)
 
     def __init__(
         self,
@@ -29,11 +46,12 @@ class MLPPredictor:
         batch_size: int = 200,
         seed: int = 0,
     ) -> None:
-        self.hidden = tuple(int(h) for h in hidden)
-        self.epochs = int(epochs)
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
-        self.batch_size = int(batch_size)
+        params = MLPParams(tuple(hidden), epochs, lr, weight_decay, batch_size)
+        self.hidden = params.hidden
+        self.epochs = params.epochs
+        self.lr = float(params.lr)
+        self.weight_decay = float(params.weight_decay)
+        self.batch_size = params.batch_size
         self.seed = int(seed)
         self.model: nn.Module | None = None
         self.mean = 0.0
@@ -42,10 +60,11 @@ class MLPPredictor:
     def _build(self, inputs: int, generator: torch.Generator) -> nn.Module:
         layers: list[nn.Module] = []
         width = inputs
+        # skip_init: no default initialisation, which would draw from torch's global generator
         for h in self.hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
+            layers += [nn.utils.skip_init(nn.Linear, width, h), nn.ReLU()]
             width = h
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.utils.skip_init(nn.Linear, width, 1))
         model = nn.Sequential(*layers)
         with torch.no_grad():  # initialise from our generator, not the global torch seed
             for layer in model:

@@ -127,3 +127,23 @@ class SearchSpace(ABC, Generic[A]):
     def size(self) -> int | None:
         """Number of unique architectures, where known."""
         return None
+
+    def available(self, wanted: int, exclude: Iterable[str] = ()) -> int:
+        """How many of ``wanted`` new architectures the space can still offer when the ids in
+        ``exclude`` are taken (all ``wanted`` when its size is unknown), so that a search near
+        exhaustion draws what remains instead of failing."""
+        size = self.size
+        if size is None:
+            return max(0, int(wanted))
+        taken = len(exclude) if isinstance(exclude, (set, frozenset, dict)) else len(set(exclude))
+        return max(0, min(int(wanted), size - taken))
+
+    def check_budget(self, budget: int) -> None:
+        """Refuse, before any work, a budget above the number of architectures in the space."""
+        size = self.size
+        if size is not None and budget > size:
+            raise SeminasError(
+                f"budget {budget:,} is more than the {size:,} architectures of space "
+                f"{self.name!r}: every query is a distinct architecture, so ask for at most "
+                f"{size:,}"
+            )

@@ -122,18 +122,25 @@ def _normalise_op(op: Any) -> str:
 def make_spec(matrix: Any, ops: Sequence[Any]) -> NB101Spec:
     """Validate and prune a (matrix, ops) pair exactly as the official benchmark does."""
     try:
-        mat = np.asarray(matrix, dtype=np.int64)
+        raw = np.asarray(matrix)
+        if raw.dtype == object or raw.dtype.kind not in "biuf":
+            raise TypeError(raw.dtype)
     except (TypeError, ValueError) as exc:
         raise InvalidArchitectureError(f"adjacency matrix is not numeric: {matrix!r}") from exc
-    if mat.ndim != 2 or mat.shape[0] != mat.shape[1]:
-        raise InvalidArchitectureError(f"adjacency matrix must be square, got shape {mat.shape}")
+    if raw.ndim != 2 or raw.shape[0] != raw.shape[1]:
+        raise InvalidArchitectureError(
+            f"adjacency matrix must be a square list of rows (e.g. [[0, 1], [0, 0]]), got "
+            f"{matrix!r}" + (f" (shape {raw.shape})" if raw.ndim == 2 else "")
+        )
+    if not np.isin(raw, (0, 1)).all():  # before any cast: 1.5 is not an edge
+        bad = sorted(set(raw.ravel().tolist()) - {0, 1})
+        raise InvalidArchitectureError(f"adjacency matrix entries must be 0 or 1, got {bad[0]}")
+    mat = raw.astype(np.int64)
     n = mat.shape[0]
     if n < 2 or n > MAX_VERTICES:
         raise InvalidArchitectureError(
             f"a NAS-Bench-101 cell has 2..{MAX_VERTICES} vertices, got {n}"
         )
-    if not np.isin(mat, (0, 1)).all():
-        raise InvalidArchitectureError("adjacency matrix entries must be 0 or 1")
     if np.any(np.tril(mat)):
         raise InvalidArchitectureError(
             "adjacency matrix must be strictly upper triangular (edges go from lower to "
@@ -246,7 +253,12 @@ class NB101Space(SearchSpace[NB101Spec]):
             spec = make_spec(arch.matrix, arch.ops)
         elif isinstance(arch, dict):
             spec = self._from_native(arch)
-        elif isinstance(arch, (tuple, list)) and len(arch) == 2:
+        elif (
+            isinstance(arch, (tuple, list))
+            and len(arch) == 2
+            and isinstance(arch[0], (list, tuple, np.ndarray))
+            and isinstance(arch[1], (list, tuple))
+        ):
             spec = make_spec(arch[0], arch[1])
         else:
             raise InvalidArchitectureError(
@@ -433,4 +445,5 @@ class NB101Space(SearchSpace[NB101Spec]):
 
     @property
     def size(self) -> int:
-        return 423_624
+        """423,624 cells, or a restricted space's own (a partial table, a subset)."""
+        return len(self.enumeration) if self.restrict else 423_624

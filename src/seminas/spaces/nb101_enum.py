@@ -387,6 +387,20 @@ def load(path: str | os.PathLike) -> NB101Enumeration:
     )
 
 
+def _replaceable(path: Path) -> bool:
+    """Whether a cache file that failed to load may be rebuilt in place: it bears the cache's
+    own name, or it is an enumeration cache (an npz with its arrays) that is damaged, partial or
+    of another version -- never some other file that a ``--cache`` argument happened to name."""
+    if path.name == CACHE_NAME:
+        return True
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return {"format.npy", "hashes.npy"} <= names
+
+
 @contextlib.contextmanager
 def _build_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside ``path`` so parallel processes build the cache only once."""
@@ -421,9 +435,18 @@ def load_or_build(
     def try_load() -> NB101Enumeration | None:
         if not target.exists():
             return None
+        if target.is_dir():
+            raise EnumerationCacheError(
+                f"the enumeration cache {target} is a directory: give a file name"
+            )
         try:
             enum = load(target)
         except EnumerationCacheError as exc:
+            if not _replaceable(target):  # never overwrite a file that is not ours
+                raise EnumerationCacheError(
+                    f"{exc}: refusing to overwrite it; give a new file name (or remove the file "
+                    f"if it is an old cache)"
+                ) from None
             warnings.warn(f"{exc}; rebuilding it", stacklevel=3)
             return None
         if not enum.is_full:
@@ -631,7 +654,14 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     """Worker processes that do not inherit this one's threads (the progress bar's)."""
     methods = multiprocessing.get_all_start_methods()
     method = "forkserver" if "forkserver" in methods else "spawn"
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method))
+    from seminas.lifecycle import die_with_process
+
+    return ProcessPoolExecutor(  # workers end with this process: no orphan after a kill -9
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=die_with_process,
+        initargs=(os.getpid(),),
+    )
 
 
 def _batches(tasks: list, size: int) -> list[list]:

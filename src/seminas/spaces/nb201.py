@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from seminas.errors import InvalidArchitectureError
+from seminas.errors import InvalidArchitectureError, SeminasError
 from seminas.spaces.base import SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -138,8 +138,17 @@ class NB201Space(SearchSpace[NB201Arch]):
 
     def sample(self, n, rng, exclude=(), max_attempts_factor=50):
         excluded = set(exclude)
-        if n > self.size - len(excluded):
-            return super().sample(n, rng, exclude, max_attempts_factor)  # raises clearly
+        left = self.size - len(excluded)
+        if n > left:
+            raise SeminasError(
+                f"only {max(left, 0):,} of the {self.size:,} architectures of space "
+                f"{self.name!r} are left, {n:,} were asked for: ask for fewer"
+            )
+        if left < self.size // 4:  # few cells left: draw exactly among them, never reject
+            ids = self._all_ids()
+            free = np.flatnonzero([key not in excluded for key in ids])
+            picks = rng.choice(free, size=n, replace=False)
+            return [self.from_code(int(code)) for code in picks]
         if n > self.size // 4:  # dense request: draw a permutation instead of rejecting
             order = rng.permutation(self.size)
             out = []
@@ -182,3 +191,11 @@ class NB201Space(SearchSpace[NB201Arch]):
 
     def all(self) -> list[NB201Arch]:
         return [self.from_code(c) for c in range(self.size)]
+
+    def _all_ids(self) -> list[str]:
+        """``arch_id`` of every code, computed once per space (near-exhaustion sampling)."""
+        ids = getattr(self, "_ids_by_code", None)
+        if ids is None:
+            ids = [self.arch_id(self.from_code(c)) for c in range(self.size)]
+            self._ids_by_code = ids
+        return ids

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
-from seminas.errors import SeminasError
+from seminas.registry import register_strategy, strategy_class, strategy_names
 from seminas.strategies.base import (
     BudgetExhausted,
     SearchContext,
@@ -15,29 +14,9 @@ from seminas.strategies.base import (
     run_search,
 )
 
-# name -> "module:Class"; imported lazily so `rs` never pays for torch models it does not use
-_REGISTRY = {
-    "seminas": "seminas.strategies.seminas:SemiNAS",
-    "nao": "seminas.strategies.seminas:NAO",
-    "re": "seminas.strategies.evolution:RegularizedEvolution",
-    "rs": "seminas.strategies.random_search:RandomSearch",
-    "gbdt": "seminas.strategies.gbdt:GBDTNAS",
-    "semi-gbdt": "seminas.strategies.gbdt:SemiGBDT",
-    "weaknas": "seminas.strategies.weaknas:WeakNAS",
-}
-
-
-def strategy_names() -> list[str]:
-    return list(_REGISTRY)
-
-
-def strategy_class(name: str) -> type[Strategy]:
-    if name not in _REGISTRY:
-        raise SeminasError(
-            f"unknown strategy {name!r}: choose from {', '.join(_REGISTRY)}"
-        )
-    module, cls = _REGISTRY[name].split(":")
-    return getattr(import_module(module), cls)
+# strategy_names() lists the built-ins, then installed plugins' (entry point group
+# "seminas.strategies"); strategy_class(name) imports one lazily, so that `rs` never pays for
+# torch models it does not use. See seminas.registry.
 
 
 def default_preset(name: str, space: str) -> str | None:
@@ -73,6 +52,7 @@ __all__ = [
     "Trial",
     "default_preset",
     "make_strategy",
+    "register_strategy",
     "resolve_preset",
     "run_search",
     "strategy_class",

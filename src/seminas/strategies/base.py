@@ -15,14 +15,17 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, ClassVar, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
 from seminas.benchmarks.base import Evaluator, Record
 from seminas.errors import SeminasError
 from seminas.spaces.base import SearchSpace
+
+if TYPE_CHECKING:
+    import torch
 
 
 class BudgetExhausted(Exception):
@@ -145,9 +148,13 @@ class SearchContext:
         on_event: Callable[[SearchContext], None] | None = None,
         backend: EvaluationBackend | None = None,
         rng: np.random.Generator | None = None,
+        torch_rng: torch.Generator | None = None,
     ) -> None:
         if budget < 1:
             raise ValueError(f"budget must be at least 1, got {budget}")
+        check_budget = getattr(space, "check_budget", None)  # more queries than cells: refused
+        if check_budget is not None:
+            check_budget(int(budget))
         self.space = space
         self.evaluator = evaluator
         self.budget = int(budget)
@@ -157,7 +164,10 @@ class SearchContext:
         self.diagnostics: dict[str, Any] = {}
         self.phase_seconds: dict[str, float] = {}  # wall time spent in each phase so far
         self.backend: EvaluationBackend = backend if backend is not None else LocalEvaluation()
-        self.rng = rng  # the strategy's generator, so a backend can checkpoint its state
+        # The search's own generators (see seminas.randomness): the strategy draws from these
+        # and nothing else, and a backend can checkpoint their states.
+        self.rng = rng
+        self.torch_rng = torch_rng
         # A strategy may set this to a callable returning its own state (e.g. controller
         # weights); a backend that keeps checkpoints stores it at each batch boundary.
         self.state_provider: Callable[[], dict[str, Any]] | None = None
@@ -301,17 +311,19 @@ class Strategy(ABC):
     presets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
-        base = config if config is not None else self.Config()
-        known = {f.name for f in fields(base)}
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            from seminas.errors import SeminasError
+        # Every option is checked against its declaration (seminas.options): one line naming
+        # the option, the value and what is allowed, wherever the strategy is built.
+        from seminas.options import OptionError, Options, check_keys, validate
 
-            raise SeminasError(
-                f"unknown option(s) {', '.join(unknown)} for strategy {self.name!r}; "
-                f"known: {', '.join(sorted(known))}"
-            )
-        self.config = type(base)(**{**asdict(base), **overrides})
+        owner = f"strategy {self.name!r}"
+        try:
+            base = config if config is not None else self.Config()
+            check_keys(type(base), overrides, owner)
+            self.config = type(base)(**{**asdict(base), **overrides})
+            if not isinstance(self.config, Options):  # a plain dataclass: check its types
+                validate(self.config)
+        except OptionError as exc:
+            raise exc.within(owner) from None
 
     @classmethod
     def from_preset(cls, preset: str | None = None, **overrides: Any) -> Strategy:
@@ -331,7 +343,11 @@ class Strategy(ABC):
 
     @abstractmethod
     def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
-        """Propose and evaluate architectures through ``ctx`` until the budget is spent."""
+        """Propose and evaluate architectures through ``ctx`` until the budget is spent.
+
+        Draw random numbers only from ``rng`` and ``ctx.torch_rng`` (hand them to whatever
+        needs randomness), never from a process-global generator: that keeps a search exact
+        whatever else runs in the process."""
 
 
 def run_search(
@@ -345,12 +361,17 @@ def run_search(
     """Run one search from a fixed seed; the same seed and config give the same result.
 
     ``backend`` decides where evaluations happen (default: the evaluator, in this process).
+    The search owns its randomness: a NumPy generator (passed to :meth:`Strategy.run`) and a
+    torch generator (``ctx.torch_rng``), both seeded from ``seed``; the process-global
+    generators are neither seeded nor drawn from (:mod:`seminas.randomness`).
     """
-    import torch
+    from seminas.randomness import torch_generator
 
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    ctx = SearchContext(evaluator.space, evaluator, budget, on_event, backend=backend, rng=rng)
+    ctx = SearchContext(
+        evaluator.space, evaluator, budget, on_event, backend=backend, rng=rng,
+        torch_rng=torch_generator(seed),
+    )
     start = time.perf_counter()
     try:
         strategy.run(ctx, rng)

@@ -26,14 +26,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seminas.options import Options, opt, refuse
 from seminas.strategies.base import SearchContext, Strategy
 
 
 @dataclass(frozen=True)
-class EvolutionConfig:
-    population_size: int = 10
-    tournament_size: int = 3
-    max_redraws: int = 50
+class EvolutionConfig(Options):
+    population_size: int = opt(10, low=1, doc="architectures kept alive (the oldest dies)")
+    tournament_size: int = opt(3, low=1, doc="members sampled; the fittest is mutated")
+    max_redraws: int = opt(50, low=0, doc="mutations tried for a new child before a random cell")
+
+    def _check(self) -> None:
+        if self.tournament_size > self.population_size:
+            raise refuse(
+                "tournament_size",
+                self.tournament_size,
+                f"at most population_size ({self.population_size})",
+            )
 
 
 class RegularizedEvolution(Strategy):

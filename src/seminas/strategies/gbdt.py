@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seminas.options import Options, opt
 from seminas.predictors.encoding import features
 from seminas.predictors.gbdt import GBDTParams, GBDTPredictor
 from seminas.strategies.base import SearchContext, Strategy
@@ -41,24 +42,25 @@ from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
 
 
 @dataclass(frozen=True)
-class GBDTNASConfig:
-    initial: int = 20  # N: random architectures evaluated first
-    per_iteration: int = 10  # K: best-predicted architectures evaluated per round
-    pool: int = 0  # candidates ranked per round; 0 = the whole space when it can be listed
-    fallback_pool: int = 10_000  # candidates per round when pool = 0 but the space can't list
-    num_boost_round: int = 100
-    num_leaves: int = 31
-    learning_rate: float = 0.05
-    feature_fraction: float = 0.9
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 5
-    min_data_in_leaf: int = 5
+class GBDTNASConfig(Options):
+    initial: int = opt(20, low=1, doc="N: random architectures evaluated first")
+    per_iteration: int = opt(10, low=1, doc="K: best-predicted architectures evaluated per round")
+    pool: int = opt(0, low=0, doc="candidates ranked per round; 0 = the whole space if listable")
+    fallback_pool: int = opt(10_000, low=1, doc="candidates per round when pool = 0 but the "
+                             "space cannot be listed")
+    num_boost_round: int = opt(100, low=1, doc="LightGBM boosting rounds")
+    num_leaves: int = opt(31, low=2, doc="LightGBM leaves per tree")
+    learning_rate: float = opt(0.05, above=0, doc="LightGBM shrinkage")
+    feature_fraction: float = opt(0.9, above=0, high=1, doc="features sampled per tree")
+    bagging_fraction: float = opt(0.8, above=0, high=1, doc="rows sampled per bagging round")
+    bagging_freq: int = opt(5, low=0, doc="bagging every this many rounds (0 = never)")
+    min_data_in_leaf: int = opt(5, low=1, doc="fewest samples in a leaf")
 
 
 @dataclass(frozen=True)
 class SemiGBDTConfig(GBDTNASConfig):
-    unlabeled: int = 1000  # M: pseudo-labeled architectures per round
-    upsample: int = 10  # labeled rows repeated this often next to the pseudo-labeled ones
+    unlabeled: int = opt(1000, low=0, doc="M: pseudo-labeled architectures per round")
+    upsample: int = opt(10, low=1, doc="labeled rows repeated this often next to pseudo-labels")
 
 
 PAPER_NB101 = {"initial": 1000, "per_iteration": 1000, "pool": 0, "min_data_in_leaf": 20}

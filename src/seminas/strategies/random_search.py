@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from seminas.options import Options, opt
 from seminas.strategies.base import SearchContext, Strategy
 
 
 @dataclass(frozen=True)
-class RandomSearchConfig:
-    batch_size: int = 10  # candidates handed to the evaluator at once (at least ctx.parallelism)
+class RandomSearchConfig(Options):
+    # candidates handed to the evaluator at once (at least ctx.parallelism)
+    batch_size: int = opt(10, low=1, doc="candidates handed to the evaluator at once")
 
 
 class RandomSearch(Strategy):

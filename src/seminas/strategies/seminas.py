@@ -22,34 +22,46 @@ from scipy.stats import kendalltau
 
 from seminas.benchmarks.base import TabularBenchmark
 from seminas.controller import ControllerShape, ControllerTrainer, TrainConfig
+from seminas.controller.model import PREDICTOR_OUTPUTS
+from seminas.controller.trainer import TARGET_SCALINGS
+from seminas.options import Options, opt, refuse
 from seminas.strategies.base import SearchContext, Strategy
 
 
 @dataclass(frozen=True)
-class SemiNASConfig:
-    initial: int = 100  # N: random architectures evaluated first
-    per_iteration: int = 100  # new architectures evaluated per iteration
-    unlabeled: int = 1000  # M: pseudo-labeled architectures per iteration (0 = NAO)
-    upsample: int = 10  # labeled set repeated this often when mixed with pseudo-labels
-    pretrain_epochs: int = 1000
-    epochs: int = 500  # training epochs per iteration (weights carried over)
-    first_epochs: int | None = None  # epochs of the first iteration, if not ``epochs``
-    top_k: int = 100  # seeds for gradient ascent
-    max_step: int = 100  # largest step multiplier tried
-    step_scale: float = 1.0
-    step_chunk: int = 10  # step sizes decoded per batched pass
-    embedding_size: int = 64
-    hidden_size: int = 64
-    mlp_hidden: int = 16
-    dropout: float = 0.1
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    grad_clip: float = 5.0
-    batch_size: int = 100
-    trade_off: float = 0.8
-    predictor_output: str = "linear"  # "sigmoid" with target_scaling "minmax" (paper, ImageNet)
-    target_scaling: str = "standard"
-    diagnose: bool = False  # record predictor quality on the pseudo-labeled set (tabular only)
+class SemiNASConfig(Options):
+    initial: int = opt(100, low=1, doc="N: random architectures evaluated first")
+    per_iteration: int = opt(100, low=1, doc="new architectures evaluated per iteration")
+    unlabeled: int = opt(1000, low=0, doc="M: pseudo-labeled architectures per iteration (0 = NAO)")
+    upsample: int = opt(10, low=1, doc="labeled set repeated this often next to pseudo-labels")
+    pretrain_epochs: int = opt(1000, low=0, doc="controller epochs on the initial set")
+    epochs: int = opt(500, low=0, doc="training epochs per iteration (weights carried over)")
+    first_epochs: int | None = opt(None, low=0, doc="epochs of the first iteration, if not epochs")
+    top_k: int = opt(100, low=1, doc="seeds for gradient ascent")
+    max_step: int = opt(100, low=1, doc="largest step multiplier tried")
+    step_scale: float = opt(1.0, above=0, doc="step sizes are step_scale x (1, 2, ..., max_step)")
+    step_chunk: int = opt(10, low=1, doc="step sizes decoded per batched pass")
+    embedding_size: int = opt(64, low=1, doc="controller token embedding width")
+    hidden_size: int = opt(64, low=1, doc="controller LSTM width")
+    mlp_hidden: int = opt(16, low=1, doc="width of the predictor's hidden layer")
+    dropout: float = opt(0.1, low=0, below=1, doc="dropout of encoder, decoder and predictor")
+    lr: float = opt(1e-3, above=0, doc="Adam learning rate of the controller")
+    weight_decay: float = opt(1e-4, low=0, doc="Adam weight decay")
+    grad_clip: float = opt(5.0, above=0, doc="gradient norm clip")
+    batch_size: int = opt(100, low=1, doc="controller mini-batch size")
+    trade_off: float = opt(0.8, low=0, high=1, doc="weight of the prediction loss")
+    predictor_output: str = opt(
+        "linear", choices=PREDICTOR_OUTPUTS, doc='"sigmoid" with target_scaling "minmax" (paper, '
+        "ImageNet)"
+    )
+    target_scaling: str = opt("standard", choices=TARGET_SCALINGS, doc="how targets are scaled")
+    diagnose: bool = opt(False, doc="record predictor quality on pseudo-labels (tabular only)")
+
+    def _check(self) -> None:
+        if self.predictor_output == "sigmoid" and self.target_scaling != "minmax":
+            raise refuse(
+                "target_scaling", self.target_scaling, '"minmax" with predictor_output "sigmoid"'
+            )
 
 
 PAPER_NB101 = {
@@ -158,7 +170,11 @@ class SemiNAS(Strategy):
         "fast-nb101": FAST_NB101,
     }
 
-    def _trainer(self, ctx: SearchContext) -> ControllerTrainer:
+    def _trainer(
+        self, ctx: SearchContext, generator: torch.Generator | None = None
+    ) -> ControllerTrainer:
+        """The controller and its trainer; ``generator`` (the search's ``ctx.torch_rng``)
+        supplies its initial weights, batch order and dropout."""
         c = self.config
         shape = ControllerShape(
             vocab_size=ctx.space.vocab_size,
@@ -173,12 +189,12 @@ class SemiNAS(Strategy):
         train = TrainConfig(
             c.lr, c.weight_decay, c.grad_clip, c.batch_size, c.trade_off, c.target_scaling
         )
-        return ControllerTrainer(ctx.space, shape, train)
+        return ControllerTrainer(ctx.space, shape, train, generator)
 
     def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
         c = self.config
         space = ctx.space
-        trainer = self._trainer(ctx)
+        trainer = self._trainer(ctx, ctx.torch_rng)
         ctx.diagnostics.setdefault("iterations", [])
         ctx.state_provider = lambda: {
             "controller": trainer.model.state_dict(),
@@ -208,9 +224,10 @@ class SemiNAS(Strategy):
             trainer.standardise_with(y)
 
             pool_tokens, pool_scores = labeled_tokens, y
-            if c.unlabeled > 0:
+            wanted = space.available(c.unlabeled, ctx.evaluated_ids)  # all left, near the end
+            if wanted > 0:
                 ctx.set_phase("pseudo-labeling")
-                unlabeled = space.sample(c.unlabeled, rng, exclude=ctx.evaluated_ids)
+                unlabeled = space.sample(wanted, rng, exclude=ctx.evaluated_ids)
                 u_tokens = trainer.tokens(unlabeled)
                 pseudo = trainer.predict(u_tokens)
                 if c.diagnose and isinstance(ctx.evaluator, TabularBenchmark):

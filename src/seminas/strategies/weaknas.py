@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from seminas.errors import SeminasError
+from seminas.options import Options, opt
 from seminas.predictors.encoding import features
-from seminas.predictors.gbdt import GBDTParams, GBDTPredictor
+from seminas.predictors.gbdt import GBDTPredictor
 from seminas.predictors.mlp import MLPPredictor
+from seminas.registry import make_predictor
 from seminas.strategies.base import SearchContext, Strategy
 from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
 
@@ -41,19 +42,22 @@ PREDICTORS = ("mlp", "gbdt")
 
 
 @dataclass(frozen=True)
-class WeakNASConfig:
-    initial: int = 10  # random architectures evaluated first
-    per_iteration: int = 10  # new architectures per iteration
-    top_m: int = 100  # size of the predicted top region the new ones are drawn from
-    pool: int = 0  # cells ranked per iteration; 0 = the whole space when it can be listed
-    fallback_pool: int = 10_000  # cells ranked when pool = 0 but the space can't be listed
-    predictor: str = "mlp"  # "mlp" (the paper's default) or "gbdt" (LightGBM, GBDT-NAS settings)
-    mlp_hidden: tuple[int, ...] = (128, 128, 128, 128)
-    mlp_epochs: int = 100
-    mlp_lr: float = 1e-3
-    mlp_weight_decay: float = 1e-4
-    mlp_batch_size: int = 200
-    gbdt_min_data_in_leaf: int = 5
+class WeakNASConfig(Options):
+    initial: int = opt(10, low=1, doc="random architectures evaluated first")
+    per_iteration: int = opt(10, low=1, doc="new architectures per iteration")
+    top_m: int = opt(100, low=1, doc="size of the predicted top region the new ones come from")
+    pool: int = opt(0, low=0, doc="cells ranked per iteration; 0 = the whole space if listable")
+    fallback_pool: int = opt(10_000, low=1, doc="cells ranked when pool = 0 but the space "
+                             "cannot be listed")
+    # "mlp" (the paper's default) or "gbdt" (LightGBM, GBDT-NAS settings)
+    predictor: str = opt("mlp", choices=PREDICTORS, doc="the weak predictor",
+                         label="WeakNAS predictor")
+    mlp_hidden: tuple[int, ...] = opt((128, 128, 128, 128), low=1, doc="MLP hidden widths")
+    mlp_epochs: int = opt(100, low=1, doc="MLP training epochs per fit")
+    mlp_lr: float = opt(1e-3, above=0, doc="MLP Adam learning rate")
+    mlp_weight_decay: float = opt(1e-4, low=0, doc="MLP L2 penalty")
+    mlp_batch_size: int = opt(200, low=1, doc="MLP mini-batch size")
+    gbdt_min_data_in_leaf: int = opt(5, low=1, doc="fewest samples in a leaf (predictor gbdt)")
 
 
 PAPER_MLP = {"mlp_hidden": (1000, 1000, 1000, 1000), "mlp_epochs": 100}
@@ -71,29 +75,20 @@ class WeakNAS(Strategy):
         "paper-nb101": {**NB101, **PAPER_MLP},
     }
 
-    def __init__(self, config: WeakNASConfig | None = None, **overrides) -> None:
-        super().__init__(config, **overrides)
-        c = self.config
-        if c.predictor not in PREDICTORS:
-            raise SeminasError(
-                f"unknown WeakNAS predictor {c.predictor!r}: choose {' or '.join(PREDICTORS)}"
-            )
-        if c.top_m < 1 or c.per_iteration < 1:
-            raise SeminasError("WeakNAS needs top_m >= 1 and per_iteration >= 1")
-
     def _predictor(self, rng: np.random.Generator) -> MLPPredictor | GBDTPredictor:
         c = self.config
         seed = int(rng.integers(2**31 - 1))
-        if c.predictor == "gbdt":
-            return GBDTPredictor(GBDTParams(min_data_in_leaf=c.gbdt_min_data_in_leaf), seed=seed)
-        return MLPPredictor(
-            hidden=tuple(c.mlp_hidden),
-            epochs=c.mlp_epochs,
-            lr=c.mlp_lr,
-            weight_decay=c.mlp_weight_decay,
-            batch_size=c.mlp_batch_size,
-            seed=seed,
-        )
+        options = {  # this strategy's settings of each predictor it offers
+            "gbdt": {"min_data_in_leaf": c.gbdt_min_data_in_leaf},
+            "mlp": {
+                "hidden": tuple(c.mlp_hidden),
+                "epochs": c.mlp_epochs,
+                "lr": c.mlp_lr,
+                "weight_decay": c.mlp_weight_decay,
+                "batch_size": c.mlp_batch_size,
+            },
+        }
+        return make_predictor(c.predictor, seed=seed, **options[c.predictor])  # the registry's
 
     def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
         c = self.config

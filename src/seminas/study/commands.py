@@ -1,18 +1,45 @@
 """The study commands of the ``seminas`` CLI: ``search --study``, resume, show, plot, export,
 worker. Kept apart from :mod:`seminas.cli` so the core CLI stays small; errors are
-:class:`~seminas.errors.SeminasError` (one line, exit 2) and Ctrl-C exits 130 with a hint.
+:class:`~seminas.errors.SeminasError` (one line, exit 2). Ctrl-C exits 130 and SIGTERM (how
+SLURM, Kubernetes or ``kill`` stop a job) exits 143, both after recording the interruption in
+the study and printing how to continue. ``show``, ``export`` and ``plot`` only read: they open
+the study read-only, so they work on a read-only file, folder or file system.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from seminas.errors import SeminasError
+
+DEFAULT_WORKER_WAIT = 5.0  # seconds a worker waits for a study that is being created
+
+
+def _stopped_by(exc: BaseException) -> tuple[str, int]:
+    """How to name an interruption, and the exit code (``128 + signal``: 130 or 143)."""
+    from seminas.lifecycle import exit_code
+
+    code = exit_code(exc)
+    return ("terminated (SIGTERM)" if code == 128 + signal.SIGTERM else "interrupted"), code
+
+
+def _console(**kwargs: Any) -> Any:
+    """A rich console whose broken pipe (``seminas show | head -1``) ends the command quietly
+    with exit 0, like ``print`` does in :func:`seminas.cli.main` (rich itself exits 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(**kwargs)
 
 
 # -- shared pieces ---------------------------------------------------------------------------
@@ -128,6 +155,7 @@ def _study_executor(args: argparse.Namespace, study: Any) -> Any:
 
 
 def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
+    from seminas.lifecycle import stop_signals
     from seminas.study import run_study
 
     try:
@@ -137,7 +165,7 @@ def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
         raise
     progress, on_event, on_start = progress_bar(args, study.budget)
     try:
-        with progress:
+        with stop_signals(), progress:
             result = run_study(
                 study,
                 evaluator,
@@ -148,14 +176,15 @@ def _run(args: argparse.Namespace, study: Any, evaluator: Any) -> int:
             )
         print_result(args, result, evaluator, study.location)
         status = exit_status(result)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stop_signals)
         done = study.storage.counts()["done"]
+        what, code = _stopped_by(exc)
         print(
-            f"interrupted: {done} of {study.budget} queries are saved in {study.location}; "
+            f"{what}: {done} of {study.budget} queries are saved in {study.location}; "
             f"continue with `seminas resume {study.location}`",
             file=sys.stderr,
         )
-        return 130
+        return code
     finally:
         if executor is not None:
             executor.close()
@@ -191,6 +220,11 @@ def search_with_study(
     study, created = Study.create_or_open(
         args.study, config, study_info(evaluator), journal=args.study_journal
     )
+    try:
+        _record_how_it_runs(study, args)
+    except BaseException:
+        study.close()
+        raise
     if not created and not args.quiet:
         done = study.storage.counts()["done"]
         print(
@@ -200,18 +234,36 @@ def search_with_study(
     return _run(args, study, evaluator)
 
 
+def _record_how_it_runs(study: Any, args: argparse.Namespace) -> None:
+    """Keep how the search runs (not part of its config: it does not change the search), so
+    that ``resume`` runs it the same way unless told otherwise."""
+    study.storage.set_state("run", {"workers_external": bool(args.workers_external)})
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     from seminas.study import Study
 
     study = Study.open(args.study)
     try:
+        kept = ""
+        if args.workers_external is None:  # as the study was run last
+            run = study.storage.get_state("run") or {}
+            args.workers_external = bool(run.get("workers_external", False))
+            if args.workers_external:
+                kept = (", evaluated by `seminas worker` processes as before "
+                        "(--no-workers-external evaluates here)")
+        _record_how_it_runs(study, args)
         if not args.quiet:
             done = study.storage.counts()["done"]
             print(
-                f"resuming study {args.study}: {done} of {study.budget} queries done",
+                f"resuming study {args.study}: {done} of {study.budget} queries done{kept}",
                 file=sys.stderr,
             )
-        evaluator = study.evaluator(data_dir=args.data_dir, progress=not args.quiet)
+        from seminas.execution.cli import simulated_evaluator
+
+        evaluator = simulated_evaluator(
+            args, study.evaluator(data_dir=args.data_dir, progress=not args.quiet)
+        )
     except BaseException:
         study.close()
         raise
@@ -219,9 +271,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from seminas.study import Study, run_worker
+    from seminas.lifecycle import stop_signals
+    from seminas.study import run_worker
 
-    study = Study.open(args.study)
+    study = _open_when_created(args.study, args.wait)
     try:
         evaluator = study.evaluator(data_dir=args.data_dir, progress=not args.quiet)
         if not args.quiet:
@@ -237,19 +290,21 @@ def cmd_worker(args: argparse.Namespace) -> int:
                 print(f"query {row.number + 1}: {row.arch_id} {what}", file=sys.stderr)
 
         try:
-            stats = run_worker(
-                study,
-                evaluator,
-                lease=args.lease,
-                poll=args.poll,
-                idle_timeout=args.idle_timeout,
-                max_trials=args.max_trials,
-                simulate_time=args.simulate_time,
-                on_trial=on_trial,
-            )
-        except KeyboardInterrupt:
-            print("worker interrupted: its unfinished claim is back in the queue", file=sys.stderr)
-            return 130
+            with stop_signals():
+                stats = run_worker(
+                    study,
+                    evaluator,
+                    lease=args.lease,
+                    poll=args.poll,
+                    idle_timeout=args.idle_timeout,
+                    max_trials=args.max_trials,
+                    simulate_time=args.simulate_time,
+                    on_trial=on_trial,
+                )
+        except KeyboardInterrupt as exc:
+            what, code = _stopped_by(exc)
+            print(f"worker {what}: its unfinished claim is back in the queue", file=sys.stderr)
+            return code
     finally:
         study.close()
     out = {
@@ -258,8 +313,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
         "dropped": stats.lost,
         "seconds": round(stats.seconds, 3),
     }
+    if stats.leases_lost:
+        out["leases_lost"] = stats.leases_lost
     print(json.dumps(out))
     return 0
+
+
+def _open_when_created(path: str, wait: float) -> Any:
+    """The study at ``path``, waiting up to ``wait`` seconds while it is still being created
+    (its file exists, its study is not written yet); after that the study is taken to be one
+    whose creation was interrupted, and the error says how to continue it."""
+    from seminas.study import Study
+    from seminas.study.storage import StudyNotReady
+
+    deadline = time.monotonic() + max(0.0, wait)
+    delay = 0.05
+    while True:
+        try:
+            return Study.open(path)
+        except StudyNotReady as exc:
+            if time.monotonic() >= deadline:
+                waited = f" (waited {wait:g} s)" if wait > 0 else ""
+                raise StudyNotReady(f"{exc}{waited}") from None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -271,25 +348,26 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from seminas.study import Study
     from seminas.study.report import summary
 
-    with Study.open(args.study) as study:
+    with Study.open(args.study, read_only=True) as study:
         data = summary(study, top=args.top)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
-    console = Console()
+    console = _console()
     if not console.is_terminal:  # a file or a pipe: room for whole architecture strings
-        console = Console(width=180)
+        console = _console(width=180)
     q = data["queries"]
     ev = data["evaluator"]
     bench = ", ".join(f"{k} {v}" for k, v in ev.items() if k != "space" and v is not None)
     preset = f" (preset {data['preset']})" if data["preset"] else ""
-    console.print(f"study     {data['study']}  ({data['state']})")
+    console.print(f"study     {data['study']}  ({data['state']})", markup=False)
+    if data.get("stopped"):  # why it ended before its budget
+        console.print(f"          {data['stopped']}", markup=False, highlight=False)
     console.print(
         f"search    {data['strategy']}{preset}, seed {data['seed']}, on {ev['space']}"
         + (f" ({bench})" if bench else "")
@@ -357,18 +435,33 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from seminas.study import Study
     from seminas.study.report import kendall_by_iteration, plot
 
-    with Study.open(args.study) as study:
+    with Study.open(args.study, read_only=True) as study:
         done = study.done()
         if not done:
             raise SeminasError(f"study {args.study} has no finished query to plot yet")
-        path = Path(args.study)
-        out = Path(args.out) if args.out else path.parent / f"{path.stem}-plots"
-        paths = plot(study, out)
+        name = getattr(study.storage, "study_name", None)  # a study on a database server
+        path = Path(args.study.removeprefix("sqlite:///"))
+        default = Path(f"{name}-plots") if name else path.parent / f"{path.stem}-plots"
+        out = Path(args.out) if args.out else default
+        try:
+            paths = plot(study, out)
+        except OSError as exc:
+            hint = "" if args.out else "; choose another folder with --out DIR"
+            raise SeminasError(
+                f"cannot write the plots to {out}: {exc.strerror or exc}{hint}"
+            ) from None
         taus = kendall_by_iteration(done)
+        complete = study.complete() or bool(study.storage.get_state("stopped"))
     for p in paths:
         print(p)
     if not taus:
-        print("(no predictions recorded: this strategy does not predict accuracy)", file=sys.stderr)
+        if complete:
+            note = "no predictions recorded: this strategy does not predict accuracy"
+        else:  # a running or interrupted study: its first iteration has no predictions
+            note = (f"no predictions yet: {len(done)} of {study.budget} queries are finished "
+                    f"and none was proposed by a predictor; predictions.png needs an iteration "
+                    f"after the first with finished queries, plot again later")
+        print(f"({note})", file=sys.stderr)
     return 0
 
 
@@ -378,7 +471,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.all and args.best:
         raise SeminasError("export either --best [--top K] or --all, not both")
-    with Study.open(args.study) as study:
+    with Study.open(args.study, read_only=True) as study:
         if args.all:
             from seminas.study.report import trial_summary
 
@@ -421,8 +514,10 @@ def add_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
     resume.add_argument("--quiet", action="store_true", help="no progress bar")
     resume.add_argument(
         "--workers-external",
-        action="store_true",
-        help="evaluate nothing here: `seminas worker FILE` processes do it",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="evaluate nothing here: `seminas worker FILE` processes do it (default: as the "
+        "study was run last)",
     )
     from seminas.execution.cli import add_execution_options
 
@@ -447,21 +542,30 @@ def add_commands(sub: Any, positive_int: Callable[[str], int]) -> None:
     export.add_argument("--all", action="store_true", help="every finished query, in order")
     export.set_defaults(func=cmd_export)
 
+    from seminas.options import number
+
     worker = sub.add_parser("worker", help="evaluate a study's pending queries")
     worker.add_argument("study", metavar="FILE")
     worker.add_argument(
-        "--lease", type=float, default=60.0,
+        "--lease", type=number(float, above=0, what="a number of seconds"), default=60.0,
         help="seconds a claim survives without a heartbeat (default 60)",
     )
-    worker.add_argument("--poll", type=float, default=0.2, help="seconds between looks for work")
+    worker.add_argument("--poll", type=number(float, above=0, what="a number of seconds"),
+                        default=0.2, help="seconds between looks for work")
     worker.add_argument(
-        "--idle-timeout", type=float,
+        "--idle-timeout", type=number(float, low=0, what="a number of seconds"),
         help="stop after this many seconds without work (default: when the study is complete)",
     )
     worker.add_argument("--max-trials", type=positive_int, help="stop after this many queries")
     worker.add_argument(
-        "--simulate-time", type=float, default=0.0, metavar="SCALE",
+        "--simulate-time", type=number(float, low=0), default=0.0, metavar="SCALE",
         help="sleep cost_seconds x SCALE after each tabular query (simulated training time)",
+    )
+    worker.add_argument(
+        "--wait", type=number(float, low=0, what="a number of seconds"),
+        default=DEFAULT_WORKER_WAIT, metavar="SECONDS",
+        help="how long to wait for a study file whose creation is still under way "
+        f"(default {DEFAULT_WORKER_WAIT:g})",
     )
     worker.add_argument("--quiet", action="store_true")
     worker.set_defaults(func=cmd_worker)

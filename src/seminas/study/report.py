@@ -66,12 +66,17 @@ def summary(study: Study, top: int = 5) -> dict[str, Any]:
             s.status = "killed"
     config = study.config
     costs = [t.cost_seconds for t in done]
-    state = "complete" if study.complete() else (
-        "running" if any(s.status == "running" for s in sessions) else "interrupted"
-    )
+    stopped = storage.get_state("stopped")  # ended before its budget: evaluations kept failing
+    if study.complete():
+        state = "complete"
+    elif any(s.status == "running" for s in sessions):
+        state = "running"
+    else:
+        state = "stopped" if stopped else "interrupted"
     return {
         "study": study.location,
         "state": state,
+        "stopped": stopped if state == "stopped" else None,
         "strategy": config["strategy"],
         "preset": config.get("preset"),
         "options": config["options"],

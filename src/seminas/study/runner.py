@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from seminas.execution.backend import (
 )
 from seminas.execution.base import Executor, Job, Outcome
 from seminas.strategies.base import Candidate, SearchContext, SearchResult, run_search
-from seminas.study.storage import Checkpoint, Storage, StudyDiverged, TrialRow
+from seminas.study.storage import Checkpoint, LeaseKeeper, Storage, StudyDiverged, TrialRow
 from seminas.study.study import Study
 
 DEFAULT_LEASE = 60.0  # seconds a claim lives without a heartbeat
@@ -97,47 +96,35 @@ def release_dead_claims(storage: Storage) -> int:
     return storage.release(dead) if dead else 0
 
 
-class _BatchHeartbeat:
-    """Keeps the leases of every trial this process evaluates in parallel alive."""
+_STREAMS = {
+    "numpy": "the search's NumPy generator",
+    "torch_generator": "the search's torch generator",
+}
 
-    def __init__(self, storage: Storage, worker: str, lease: float) -> None:
-        self.storage, self.worker, self.lease = storage, worker, lease
-        self.numbers: set[int] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
 
-    def add(self, number: int) -> None:
-        with self._lock:
-            self.numbers.add(number)
+def _streams_that_differ(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The search's generators whose state differs from the checkpoint's. Only those both
+    record are compared: studies written before searches owned a torch generator kept torch's
+    global state (under "torch"), which says nothing about the search."""
+    import torch
 
-    def discard(self, number: int) -> None:
-        with self._lock:
-            self.numbers.discard(number)
+    out = []
+    for key, name in _STREAMS.items():
+        if key in stored and key in now:
+            a, b = stored[key], now[key]
+            same = torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b
+            if not same:
+                out.append(name)
+    return out
 
-    def _run(self) -> None:
-        own: Storage | None = None
-        try:
-            while not self._stop.wait(self.lease / 3):
-                with self._lock:
-                    numbers = sorted(self.numbers)
-                if not numbers:
-                    continue
-                if own is None:
-                    reopen = getattr(self.storage, "reopen", None)
-                    own = reopen() if callable(reopen) else self.storage
-                for number in numbers:
-                    own.heartbeat(number, self.worker, self.lease)
-        except SeminasError:
-            return
-        finally:
-            if own is not None and own is not self.storage:
-                own.close()
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+def _environment_changes(info: dict[str, Any]) -> list[str]:
+    """What of :func:`~seminas.study.study.environment` differs from the study's record."""
+    from seminas.study.study import environment
+
+    now = environment()
+    return [f"{k} {info[k]} in the study, {now[k]} now" for k in now
+            if k in info and info[k] != now[k]]
 
 
 def _failed_row_record(row: TrialRow) -> Record:
@@ -150,38 +137,6 @@ def _failed_row_record(row: TrialRow) -> Record:
     )
 
 
-class _Heartbeat:
-    """Keeps a claim's lease alive while a (possibly long) evaluation runs in this thread."""
-
-    def __init__(self, storage: Storage, number: int, worker: str, lease: float) -> None:
-        self.storage, self.number, self.worker, self.lease = storage, number, worker, lease
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        own: Storage | None = None
-        try:
-            while not self._stop.wait(self.lease / 3):
-                if own is None:  # an SQLite connection belongs to one thread
-                    reopen = getattr(self.storage, "reopen", None)
-                    own = reopen() if callable(reopen) else self.storage
-                if not own.heartbeat(self.number, self.worker, self.lease):
-                    return
-        except SeminasError:
-            return  # the lease simply runs out; another worker will take the trial
-        finally:
-            if own is not None and own is not self.storage:
-                own.close()
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def evaluate_claimed(
     storage: Storage,
     evaluator: Evaluator,
@@ -191,14 +146,17 @@ def evaluate_claimed(
     lease: float,
     arch: Any = None,
     simulate_time: float = 0.0,
+    on_lease_lost: Callable[[int, str], None] | None = None,
 ) -> bool:
     """Evaluate a trial this worker has claimed and store the result (or the error).
 
     Returns False if the claim was lost meanwhile (the result is then dropped, never stored
-    twice). An evaluation error is stored with the trial and raised again.
+    twice). An evaluation error is stored with the trial and raised again. If the lease could
+    not be kept alive (a warning said why), ``on_lease_lost(number, reason)`` is told.
     """
+    keeper = LeaseKeeper(storage, worker, lease, [row.number])
     try:
-        with _Heartbeat(storage, row.number, worker, lease):
+        with keeper:
             if arch is None:
                 arch = evaluator.space.from_native(row.arch)
             record = evaluator.evaluate(arch, query=row.number)
@@ -212,6 +170,8 @@ def evaluate_claimed(
     except Exception as exc:
         storage.fail(row.number, worker, f"{exc.__class__.__name__}: {exc}")
         raise
+    if on_lease_lost is not None and keeper.is_lost(row.number):
+        on_lease_lost(row.number, keeper.lost[row.number])
     return storage.finish(row.number, worker, record, session)
 
 
@@ -236,7 +196,7 @@ class StudyBackend:
         self.executor = executor if local else None
         self.max_consecutive_failures = max_consecutive_failures
         self._inflight: dict[int, TrialRow] = {}
-        self._beat: _BatchHeartbeat | None = None
+        self._beat: LeaseKeeper | None = None
         self.worker = new_worker_id()
         _OWN_IDS[os.getpid()] = self.worker
         self.session = self.storage.start_session(
@@ -257,8 +217,6 @@ class StudyBackend:
 
     # -- EvaluationBackend -----------------------------------------------------------------
     def evaluate(self, ctx: SearchContext, batch: list[Candidate]) -> Iterator[Record]:
-        import torch
-
         self._ctx = ctx
         space = ctx.space
         rows = [
@@ -273,29 +231,32 @@ class StudyBackend:
             for c in batch
         ]
         checkpoint = None
-        if ctx.rng is not None:
+        if ctx.rng is not None:  # the search's own generators (seminas.randomness)
+            rng: dict[str, Any] = {"numpy": ctx.rng.bit_generator.state}
+            if getattr(ctx, "torch_rng", None) is not None:
+                rng["torch_generator"] = ctx.torch_rng.get_state()
             checkpoint = Checkpoint(
                 number=batch[0].number,
                 iteration=batch[0].iteration,
                 created=time.time(),
-                rng={"numpy": ctx.rng.bit_generator.state, "torch": torch.get_rng_state()},
+                rng=rng,
             )
         stored, previous = self.storage.propose(rows, checkpoint, ctx.state_provider)
+        differ = []
+        if previous is not None and checkpoint is not None:
+            differ = _streams_that_differ(previous.rng, checkpoint.rng)
+        before = f"before query {batch[0].number + 1}"
         for mine, theirs in zip(rows, stored, strict=True):
             if mine.arch_id != theirs.arch_id:
                 raise self._diverged(
                     f"query {mine.number + 1} is {theirs.arch_id} in the study but the search now "
                     f"proposes {mine.arch_id}"
+                    + (f" ({' and '.join(differ)} already differed {before})" if differ else "")
                 )
-        if previous is not None and checkpoint is not None:
-            same = previous.rng.get("numpy") == checkpoint.rng["numpy"] and torch.equal(
-                previous.rng["torch"], checkpoint.rng["torch"]
+        if differ:
+            raise self._diverged(
+                f"the state of {' and '.join(differ)} {before} differs from the stored one"
             )
-            if not same:
-                raise self._diverged(
-                    f"the random-number state before query {checkpoint.number + 1} differs from "
-                    f"the stored one"
-                )
         self._save_phases()
         archs = {c.number: c.arch for c in batch}
         first, last = batch[0].number, batch[-1].number
@@ -367,7 +328,7 @@ class StudyBackend:
             if arch is None:
                 arch = self.evaluator.space.from_native(row.arch)
             if self._beat is None:
-                self._beat = _BatchHeartbeat(self.storage, self.worker, self.lease)
+                self._beat = LeaseKeeper(self.storage, self.worker, self.lease)
             self._beat.add(row.number)
             self._inflight[row.number] = row
             executor.submit(Job(row.number, arch, row.number))
@@ -411,10 +372,17 @@ class StudyBackend:
         )
 
     def _diverged(self, what: str) -> StudyDiverged:
-        return StudyDiverged(
-            f"study {self.study.location} diverged: {what} (the search is not deterministic "
-            f"here: another torch/numpy version, thread count or machine than the study's?)"
-        )
+        """Name what differs, and blame the environment only where it did change."""
+        changed = _environment_changes(self.study.info)
+        if changed:
+            why = "this process is not the study's: " + ", ".join(changed)
+        else:
+            why = (
+                "versions, torch threads and machine are the study's, so the study file was "
+                "changed or the strategy depends on more than its seed and the stored results "
+                "(e.g. a process-global random generator)"
+            )
+        return StudyDiverged(f"study {self.study.location} diverged: {what}; {why}")
 
     def _save_phases(self) -> None:
         if self._ctx is not None:
@@ -457,7 +425,8 @@ def run_study(
     on_start: Callable[[StudyBackend], None] | None = None,
     executor: Executor | None = None,
 ) -> SearchResult:
-    """Run (or continue) the study's search to its budget and mark the study complete.
+    """Run (or continue) the study's search to its budget and mark the study complete -- or
+    ``stopped``, with the reason, when evaluations kept failing (session status ``stopped``).
 
     ``local=False`` leaves every evaluation to ``seminas worker`` processes. The result equals
     that of an uninterrupted :func:`run_search` with the same config and seed. ``executor``
@@ -479,14 +448,16 @@ def run_study(
     status = "failed"
     try:
         result = run_search(strategy, evaluator, study.budget, study.seed, on_event, backend)
-        status = "finished"
+        stopped = result.diagnostics.get("stopped")
+        status = "stopped" if stopped else "finished"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
         backend.close(status)
     storage.set_state("diagnostics", result.diagnostics)
-    storage.set_state("complete", True)
+    storage.set_state("stopped", stopped or None)  # why it ended before its budget, if it did
+    storage.set_state("complete", not stopped)
     return result
 
 
@@ -496,6 +467,7 @@ class WorkerStats:
     evaluated: int = 0
     lost: int = 0  # results dropped because the claim had expired and was taken over
     seconds: float = 0.0
+    leases_lost: int = 0  # evaluations whose lease could not be renewed (a warning said why)
 
 
 def run_worker(
@@ -510,7 +482,7 @@ def run_worker(
     simulate_time: float = 0.0,
     on_trial: Callable[[TrialRow, bool], None] | None = None,
 ) -> WorkerStats:
-    """Evaluate the study's pending trials until the study is complete.
+    """Evaluate the study's pending trials until the study is complete (or stopped).
 
     Any number of workers (and the search itself) may run at once, on this or other machines
     that reach the same storage. ``idle_timeout`` stops after that many seconds without work;
@@ -529,11 +501,15 @@ def run_worker(
     idle_since = time.monotonic()
     last_dead_check = 0.0
     status = "failed"
+
+    def lease_lost(number: int, why: str) -> None:
+        stats.leases_lost += 1
+
     try:
         while max_trials is None or stats.evaluated < max_trials:
             row = storage.claim(worker, lease)
             if row is None:
-                if storage.get_state("complete", False):
+                if storage.get_state("complete", False) or storage.get_state("stopped"):
                     break
                 now = time.monotonic()
                 if idle_timeout is not None and now - idle_since >= idle_timeout:
@@ -545,7 +521,8 @@ def run_worker(
                 continue
             t0 = time.perf_counter()
             kept = evaluate_claimed(
-                storage, evaluator, row, worker, session, lease, simulate_time=simulate_time
+                storage, evaluator, row, worker, session, lease, simulate_time=simulate_time,
+                on_lease_lost=lease_lost,
             )
             busy += time.perf_counter() - t0
             if kept:

@@ -14,56 +14,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from seminas.errors import SeminasError
-from seminas.study.storage import SQLiteStorage, Storage, StudyError, TrialRow
+from seminas.study.storage import Storage, StudyError, TrialRow, open_storage
 
-# Evaluator options that matter per space (the rest of the CLI's options are ignored there).
-_EVALUATOR_KEYS = {
-    "nb201": ("dataset", "fidelity"),
-    "nb101": ("nb101_file", "epochs", "seed"),
-}
-# The defaults of make_evaluator, for options not given.
-_EVALUATOR_DEFAULTS = {
-    "dataset": "cifar10",
-    "fidelity": 200,
-    "nb101_file": None,
-    "epochs": 108,
-    "seed": 0,
-}
-# The training evaluator (``evaluator: train``): the same keys for every space.
-_TRAIN_KEYS = ("evaluator", "data", "epochs", "seed", "network", "channels", "cells")
-_TRAIN_DEFAULTS = {
-    "evaluator": "train",
-    "data": "cifar10-10k",
-    "epochs": 2,
-    "seed": 0,
-    "network": "cpu",
-    "channels": None,
-    "cells": None,
-}
 # Config entries that only name things and never change the search.
 _NOT_COMPARED = {"preset"}
 
 
 def evaluator_spec(space: str, **options: Any) -> dict[str, Any]:
-    """The options of :func:`seminas.benchmarks.factory.make_evaluator` a study stores."""
-    if space not in _EVALUATOR_KEYS:
-        raise SeminasError(f"unknown search space {space!r}: choose nb201 or nb101")
-    spec: dict[str, Any] = {"space": space}
-    kind = options.get("evaluator") or "table"
-    if kind == "train":
-        for key in _TRAIN_KEYS:
-            value = options.get(key)
-            spec[key] = _TRAIN_DEFAULTS[key] if value is None else value
-        return spec
-    if kind != "table":
-        raise SeminasError(f"unknown evaluator {kind!r}: choose table or train")
-    for key in _EVALUATOR_KEYS[space]:
-        value = options.get(key, _EVALUATOR_DEFAULTS[key])
-        if key == "nb101_file" and value is not None:
-            value = str(value)
-        spec[key] = value
-    return spec
+    """What a study stores to rebuild its evaluator on create and resume: the space, the
+    evaluator kind (``evaluator=``, unless the table) and the options that kind declares, by
+    registry name (:func:`seminas.registry.evaluator_spec`), so a plugin's space or evaluator is
+    rebuilt exactly like a built-in one."""
+    from seminas.registry import evaluator_spec as spec_of
+
+    return spec_of(space, **options)
 
 
 def make_config(
@@ -101,19 +65,39 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix[:-1]: value}
 
 
+# The order differences are listed in: what decides the search first, a strategy's knobs last.
+_DIFF_ORDER = ("strategy", "budget", "seed", "parallelism", "evaluator")
+_MAX_LISTED = 4  # differences named in the refusal; the rest are counted
+
+
 def config_differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> list[str]:
-    """``key: stored -> given`` for each setting that differs (dotted keys, sorted)."""
+    """``key X in the study, Y now`` for each setting that differs (dotted keys): strategy,
+    budget, seed and evaluator first, the strategy's options last. A setting unset (missing or
+    null) on both sides is no difference; when the strategy itself differs, its options are not
+    listed one by one (they are another strategy's)."""
     a = {k: v for k, v in _flatten(stored).items() if k.split(".")[0] not in _NOT_COMPARED}
     b = {k: v for k, v in _flatten(given).items() if k.split(".")[0] not in _NOT_COMPARED}
-    missing = object()
+    other_strategy = a.get("strategy") != b.get("strategy")
+
+    def rank(key: str) -> tuple[int, str]:
+        head = key.split(".")[0]
+        return (_DIFF_ORDER.index(head) if head in _DIFF_ORDER else len(_DIFF_ORDER), key)
+
     out = []
-    for key in sorted(set(a) | set(b)):
-        old, new = a.get(key, missing), b.get(key, missing)
-        if old != new:
-            show_old = "(unset)" if old is missing else json.dumps(old)
-            show_new = "(unset)" if new is missing else json.dumps(new)
-            out.append(f"{key} {show_old} in the study, {show_new} now")
+    for key in sorted(set(a) | set(b), key=rank):
+        old, new = a.get(key), b.get(key)
+        if old == new or (other_strategy and key.startswith("options.")):
+            continue
+        show_old = "(unset)" if old is None else json.dumps(old)
+        show_new = "(unset)" if new is None else json.dumps(new)
+        out.append(f"{key} {show_old} in the study, {show_new} now")
     return out
+
+
+def _listed(diffs: list[str]) -> str:
+    shown = "; ".join(diffs[:_MAX_LISTED])
+    more = len(diffs) - _MAX_LISTED
+    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def environment() -> dict[str, Any]:
@@ -164,9 +148,15 @@ class Study:
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> Study:
-        """An existing study; one clear :class:`StudyError` for anything else."""
-        return cls(SQLiteStorage(path))
+    def open(cls, path: str | Path, read_only: bool = False) -> Study:
+        """An existing study; one clear :class:`StudyError` for anything else. ``read_only``
+        never writes to it (and works on a read-only file, folder or file system)."""
+        storage = open_storage(path, read_only=read_only)
+        try:
+            return cls(storage)
+        except BaseException:
+            storage.close()
+            raise
 
     @classmethod
     def create_or_open(
@@ -179,18 +169,23 @@ class Study:
         """Create the study, or open it if it exists with the same config.
 
         Returns ``(study, created)``. A different config is refused, naming the differences.
-        ``journal`` is the SQLite journal of a new file (see :class:`SQLiteStorage`).
+        ``journal`` is the SQLite journal of a new file (see
+        :class:`~seminas.study.storage.SQLiteStorage`).
         """
-        storage = SQLiteStorage(path, create=True, journal=journal)
+        # gathered before the file is created (it imports torch), so that the file is not
+        # seen for long without its study
+        facts = {**environment(), **dict(info or {})}
+        storage = open_storage(path, create=True, journal=journal)
         try:
-            created = storage.create(config, {**environment(), **dict(info or {})})
+            created = storage.create(config, facts)
             study = cls(storage)
             if not created:
                 diffs = config_differences(study.config, config)
                 if diffs:
                     raise StudyError(
-                        f"study {path} was created with another config: {'; '.join(diffs)}. "
-                        f"Continue it with `seminas resume {path}`, or pick a new --study file"
+                        f"study {storage.location} was created with another config: "
+                        f"{_listed(diffs)}. Continue it with `seminas resume "
+                        f"{storage.location}`, or pick a new --study file"
                     )
         except BaseException:
             storage.close()

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from seminas.errors import SeminasError
+from seminas.experiments.store import ResultsStore, atomic_write_text
 from seminas.spaces.mobilenet import (
     FINAL_SHAPE,
     FINAL_WIDTHS,
@@ -152,9 +153,30 @@ def validate_config(cfg: PipelineConfig) -> MobileNetSpace:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+STAGES_FILE = "stages.jsonl"
+
+
+def _stages(out: Path) -> ResultsStore:
+    """Each finished stage (and each from-scratch training) is one record of the common
+    results store, so a resumed pipeline redoes only what had not finished."""
+    return ResultsStore(
+        out / STAGES_FILE, "mobilenet-pipeline", key=lambda r: (str(r["stage"]), int(r["item"]))
+    )
+
+
+def _saved(out: Path, stage: str, item: int = 0) -> Any:
+    for record in _stages(out).read(repair=True):
+        if record["stage"] == stage and int(record["item"]) == item:
+            return record["result"]
+    return None
+
+
+def _save(out: Path, stage: str, result: Any, item: int = 0) -> None:
+    clean = json.loads(json.dumps(result, default=_json_default))
+    _stages(out).append({"stage": stage, "item": item, "result": clean})
 
 
 def _json_default(obj: Any) -> Any:
@@ -232,7 +254,7 @@ def data_spec(cfg: PipelineConfig) -> DataSpec:
 def stage_supernet(cfg: PipelineConfig, out: Path, quiet: bool = False) -> dict[str, Any]:
     from seminas.supernet.train import run_train_job, spawn_local
 
-    done = _read_json(out / "supernet.json")
+    done = _saved(out, "supernet")
     if done is not None and (out / "supernet.pt").is_file():
         return done
     job = supernet_job(cfg, out)
@@ -250,7 +272,7 @@ def stage_supernet(cfg: PipelineConfig, out: Path, quiet: bool = False) -> dict[
         "weight_checksums": [r["checksum"] for r in ranks],
     }
     summary.update(_bn_check(cfg, out, quiet))
-    _write_json(out / "supernet.json", summary)
+    _save(out, "supernet", summary)
     return summary
 
 
@@ -328,7 +350,7 @@ def stage_search(cfg: PipelineConfig, out: Path, quiet: bool = False) -> dict[st
     from seminas.strategies import make_strategy, run_search
     from seminas.supernet.evaluator import SupernetBackend, SupernetEvaluator
 
-    done = _read_json(out / "search.json")
+    done = _saved(out, "search")
     if done is not None:
         return done
     trainer, scorer, _ = _open_supernet(cfg, out)
@@ -393,7 +415,7 @@ def stage_search(cfg: PipelineConfig, out: Path, quiet: bool = False) -> dict[st
         "trials": trials,
         "comparison": comparison,
     }
-    _write_json(out / "search.json", summary)
+    _save(out, "search", summary)
     return summary
 
 
@@ -423,7 +445,10 @@ def _comparison_set(
 _DATA_CACHE: dict[str, Any] = {}
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    from seminas.lifecycle import die_with_parent
+
+    die_with_parent(parent)  # a kill -9 of the pipeline must not leave trainings running
     torch.set_num_threads(threads)
 
 
@@ -484,12 +509,10 @@ def final_network_shape(cfg: PipelineConfig, num_classes: int, resolution: int) 
 def stage_scratch(
     cfg: PipelineConfig, out: Path, comparison: list[dict[str, Any]], quiet: bool = False
 ) -> list[dict[str, Any]]:
-    folder = out / "scratch"
-    folder.mkdir(exist_ok=True)
     results: dict[int, dict[str, Any]] = {}
     todo = []
     for i, entry in enumerate(comparison):
-        saved = _read_json(folder / f"{i:02d}.json")
+        saved = _saved(out, "scratch", i)
         if saved is not None and saved.get("arch") == entry["arch"]:
             results[i] = saved
         else:
@@ -501,11 +524,13 @@ def stage_scratch(
         )
         if todo:
             context = torch.multiprocessing.get_context("spawn")
-            with context.Manager() as manager, ProcessPoolExecutor(
+            from seminas.lifecycle import start_manager
+
+            with start_manager(context) as manager, ProcessPoolExecutor(
                 max_workers=min(cfg.processes, len(todo)),
                 mp_context=context,
                 initializer=_init_worker,
-                initargs=(cfg.threads,),
+                initargs=(cfg.threads, os.getpid()),
             ) as pool:
                 queue = manager.Queue()
                 futures = {
@@ -524,7 +549,7 @@ def stage_scratch(
                     for fut in finished:
                         i = futures[fut]
                         res = fut.result()
-                        _write_json(folder / f"{i:02d}.json", res)
+                        _save(out, "scratch", res, i)
                         results[i] = res
                         steps.pop(i, None)
                     running = ", ".join(
@@ -589,7 +614,7 @@ def run_pipeline(
     results = _assemble(cfg, space, supernet, search, comparison, scratch, times, command)
     results["cpu_seconds_this_session"] = cpu
     _write_json(out / RESULTS_JSON, results)
-    (out / RESULTS_MD).write_text(render_markdown(results))
+    atomic_write_text(out / RESULTS_MD, render_markdown(results))
     return results
 
 

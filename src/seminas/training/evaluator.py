@@ -10,6 +10,13 @@ Repeatability: each evaluation seeds torch from ``(seed, arch id)``, runs with o
 (``threads``) and deterministic algorithms, so an architecture gets the same numbers in any
 process, in any order, on the CPU. The validation split depends on ``seed`` only.
 
+The caller's randomness is left alone: the seeding of Python's, NumPy's and torch's global
+generators (a network's initial weights, and whatever a user's ``train_fn`` draws, come from
+them) happens inside a block that puts all three states back afterwards
+(:func:`seminas.randomness.global_rng_preserved`). So a training, a cache hit that skips it, or a
+study row replayed without it leaves the same random state behind -- an in-process search stays
+exact whether or not its evaluations were cached.
+
 Cache: finished results are stored on disk (SQLite, ``<cache dir>/training/results.sqlite``)
 under a key made of the architecture id, the recipe, the network size, the data's identity, the
 validation fraction, the seed and the training function's name; asking again answers from the
@@ -37,8 +44,9 @@ from torch import nn
 
 from seminas.benchmarks.base import Evaluator, Record
 from seminas.errors import SeminasError
-from seminas.networks import build_network as _build
-from seminas.networks import network_settings
+from seminas.networks import build_with, network_settings
+from seminas.randomness import global_rng_preserved
+from seminas.registry import space_entry, space_names_where
 from seminas.spaces.base import SearchSpace
 from seminas.training.data import CIFAR10_SUBSET, ImageData, load_image_data, split_validation
 from seminas.training.recipe import DEFAULT_VAL_FRACTION, Recipe, TrainOutcome, train_network
@@ -59,7 +67,9 @@ class TrainRequest:
     network: dict[str, int]  # the width/depth settings of the evaluator's network size
 
     def build(self, num_classes: int = 10, in_channels: int = 3) -> nn.Module:
-        """The space's network for this architecture, freshly initialised from ``seed``."""
+        """The space's network for this architecture, freshly initialised from ``seed``
+        (it seeds torch's global generator: inside an evaluation, whose global random states
+        are put back when it ends)."""
         torch.manual_seed(self.seed)
         return build_network(self.space, self.arch, self.network, num_classes, in_channels)
 
@@ -70,16 +80,9 @@ TrainFn = Callable[[TrainRequest], "TrainOutcome | Mapping[str, Any] | float"]
 def build_network(
     space: str, arch: Any, settings: Mapping[str, int], num_classes: int = 10, in_channels: int = 3
 ) -> nn.Module:
-    """The network of ``arch`` with explicit width/depth ``settings``."""
-    if space == "nb201":
-        from seminas.networks.nb201 import NB201Network
-
-        return NB201Network(arch, num_classes=num_classes, in_channels=in_channels, **settings)
-    if space == "nb101":
-        from seminas.networks.nb101 import NB101Network
-
-        return NB101Network(arch, num_classes=num_classes, in_channels=in_channels, **settings)
-    return _build(space, arch, num_classes=num_classes, in_channels=in_channels)
+    """The network of ``arch`` with explicit width/depth ``settings`` (the space's registered
+    builder, :class:`seminas.registry.NetworkEntry`)."""
+    return build_with(space, arch, settings, num_classes, in_channels)
 
 
 def derive_seed(seed: int, arch_id: str) -> int:
@@ -107,15 +110,13 @@ def _deterministic(threads: int | None):
 def _space(space: SearchSpace | str) -> SearchSpace:
     if isinstance(space, SearchSpace):
         return space
-    if space == "nb201":
-        from seminas.spaces.nb201 import NB201Space
-
-        return NB201Space()
-    if space == "nb101":
-        from seminas.spaces.nb101 import NB101Space
-
-        return NB101Space()  # any valid cell can be trained: no table restricts it
-    raise SeminasError(f"no trainable network for search space {space!r}: choose nb201 or nb101")
+    try:  # the whole registered space: any valid cell can be trained, no table restricts it
+        return space_entry(space).make_space()
+    except SeminasError:
+        trainable = space_names_where(lambda e: e.network is not None)
+        raise SeminasError(
+            f"no trainable network for search space {space!r}: choose {' or '.join(trainable)}"
+        ) from None
 
 
 class ResultCache:
@@ -319,7 +320,7 @@ class TrainingEvaluator(Evaluator):
         if cached is not None:
             return cached
         seed = derive_seed(self.seed, arch_id)
-        with _deterministic(self.threads):
+        with _deterministic(self.threads), global_rng_preserved():
             random.seed(seed)
             np.random.seed(seed % 2**32)
             torch.manual_seed(seed)

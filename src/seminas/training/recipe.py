@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from seminas.options import Options, opt
 from seminas.training.data import ImageData, augment, normalise, split_validation
 
 DEFAULT_VAL_FRACTION = 0.1
@@ -36,27 +37,17 @@ class NonFiniteLoss(ArithmeticError):
 
 
 @dataclass(frozen=True)
-class Recipe:
+class Recipe(Options):
     """Hyper-parameters of one training run. Part of the cache key: change one, retrain."""
 
-    epochs: int = 2
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
-    augment: bool = True
-
-    def __post_init__(self) -> None:
-        from seminas.errors import SeminasError
-
-        if int(self.epochs) < 1:
-            raise SeminasError(f"epochs must be at least 1, got {self.epochs}")
-        if int(self.batch_size) < 1:
-            raise SeminasError(f"batch size must be at least 1, got {self.batch_size}")
-        if not self.lr > 0:
-            raise SeminasError(f"learning rate must be positive, got {self.lr}")
+    epochs: int = opt(2, low=1, doc="training epochs")
+    batch_size: int = opt(128, low=1, doc="mini-batch size")
+    lr: float = opt(0.1, above=0, doc="peak SGD learning rate (cosine-annealed to 0)")
+    momentum: float = opt(0.9, low=0, below=1, doc="SGD momentum")
+    nesterov: bool = opt(True, doc="Nesterov momentum")
+    weight_decay: float = opt(5e-4, low=0, doc="L2 penalty")
+    label_smoothing: float = opt(0.0, low=0, below=1, doc="cross-entropy label smoothing")
+    augment: bool = opt(True, doc="random crops and horizontal flips")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,261 +1,53 @@
-"""Where a study lives: the :class:`Storage` interface and its embedded SQLite implementation.
+"""A study in one SQLite file: the embedded implementation of :class:`Storage`.
 
-Everything a study needs goes through :class:`Storage`, so a server database can replace the
-file later without touching the search. The contract that makes several processes safe:
+WAL journal (readers never block the writer), ``synchronous=FULL`` (a committed result
+survives power loss), a busy timeout for concurrent writers, the SQLite header's
+``application_id`` and a ``meta`` table with the format version, so that a foreign or damaged
+file is refused in one line. Checkpoints are BLOBs (see :mod:`._codec`).
 
-- trial ``number`` is the primary key: a query position is written once (:meth:`Storage.propose`
-  inserts what is missing and returns what is stored, so a replaying search can compare);
-- a pending trial is taken by exactly one worker (:meth:`Storage.claim` is one atomic
-  transaction) for a lease that the worker keeps alive with :meth:`Storage.heartbeat`; a claim
-  whose lease ran out may be taken again;
-- a result is accepted only from the worker that holds the claim (:meth:`Storage.finish`), so a
-  late worker whose claim was taken over cannot write a second result.
-
-:class:`SQLiteStorage` keeps it in one file: WAL journal (readers never block the writer),
-``synchronous=FULL`` (a committed result survives power loss), a busy timeout for concurrent
-writers, the SQLite header's ``application_id`` and a ``meta`` table with the format version so
-that a foreign or damaged file is refused in one line. Checkpoints are BLOBs written with
-``torch.save`` and read back with ``torch.load(weights_only=True)`` (tensors, numbers, strings,
-lists and dicts only: loading a study never runs code from it).
+Read-only use (``read_only=True``: ``seminas show``, ``export``, ``plot``) opens the file with
+``mode=ro``, so it never writes, and works where the file or its folder cannot be written: a
+WAL database normally needs its ``-shm`` index file, which a reader cannot create in a
+read-only folder, so then the file is opened ``immutable`` (when no write-ahead log with
+content exists, no writer can be active) or, if a log with content exists but cannot be read
+in place, a private copy of the file and its log is read instead.
 """
 
 from __future__ import annotations
 
 import functools
-import io
 import json
-import math
+import os
+import shutil
 import sqlite3
+import tempfile
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from seminas.benchmarks.base import Record
-from seminas.errors import SeminasError
+from seminas.study.storage._base import (
+    FORMAT_VERSION,
+    STATUSES,
+    TRIAL_FIELDS,
+    Checkpoint,
+    SessionRow,
+    Storage,
+    StudyError,
+    StudyNotReady,
+    TrialRow,
+)
+from seminas.study.storage._codec import as_float, dumps, from_blob, to_blob
 
-FORMAT_VERSION = 1  # bump when the schema or the meaning of a column changes
 APPLICATION_ID = 0x534D4E53  # "SMNS", stored in the SQLite file header
-SQLITE_MAGIC = b"SQLite format 3\x00"
-STATUSES = ("pending", "running", "done", "failed")
 
 # Migrations from an older format: {old_version: function(connection)} upgrading it by one.
 # Format 1 is the first; an older file can only come from a development build and is refused.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
-
-class StudyError(SeminasError):
-    """A study file that cannot be used as asked (missing, foreign, damaged, locked)."""
-
-
-class StudyDiverged(StudyError):
-    """A resumed search proposes something other than what the study recorded."""
-
-
-@dataclass
-class TrialRow:
-    """One query position of a study, from proposal to result."""
-
-    number: int
-    arch_id: str
-    arch: Any  # the space's native notation (JSON)
-    encoding: list[int]
-    iteration: int
-    predicted: float | None = None
-    status: str = "pending"
-    worker: str | None = None
-    lease_until: float | None = None
-    attempts: int = 0
-    created: float | None = None
-    started: float | None = None
-    finished: float | None = None
-    search_metric: float | None = None
-    report_metric: float | None = None
-    cost_seconds: float | None = None
-    params: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-
-    def record(self) -> Record:
-        """The stored result as the evaluator returned it."""
-        if self.status != "done" or self.search_metric is None:
-            raise ValueError(f"trial {self.number} has no result (status {self.status})")
-        return Record(
-            arch_id=self.arch_id,
-            search_metric=self.search_metric,
-            report_metric=self.report_metric,
-            cost_seconds=self.cost_seconds,
-            params=self.params,
-            extra=dict(self.extra),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in _TRIAL_COLUMNS}
-
-
-_TRIAL_COLUMNS = tuple(TrialRow.__dataclass_fields__)
-
-
-@dataclass
-class Checkpoint:
-    """What a search held at a batch boundary: RNG states and, optionally, its own state."""
-
-    number: int  # queries charged before this batch
-    iteration: int
-    created: float
-    rng: dict[str, Any]  # {"numpy": bit-generator state, "torch": CPU RNG state tensor}
-    state: dict[str, Any] | None = None  # e.g. controller and optimizer state dicts
-
-
-@dataclass
-class SessionRow:
-    """One process that worked on the study (a search, a resume, a worker)."""
-
-    id: int
-    kind: str
-    worker: str
-    host: str
-    pid: int
-    started: float
-    ended: float | None
-    status: str
-    evaluated: int
-    replayed: int
-    replay_seconds: float | None
-
-
-class Storage(ABC):
-    """Everything a study keeps. Implementations must make each method atomic."""
-
-    location: str
-
-    # -- the study ---------------------------------------------------------------------------
-    @abstractmethod
-    def create(self, config: dict[str, Any], info: dict[str, Any]) -> bool:
-        """Store a new study's config; False (and no change) if the study already exists."""
-
-    @abstractmethod
-    def config(self) -> dict[str, Any]:
-        """The config the study was created with."""
-
-    @abstractmethod
-    def info(self) -> dict[str, Any]:
-        """Descriptive facts recorded at creation (versions, metric names): never compared."""
-
-    @abstractmethod
-    def set_state(self, key: str, value: Any) -> None:
-        """Store one JSON value of the study's state (status, diagnostics)."""
-
-    @abstractmethod
-    def get_state(self, key: str, default: Any = None) -> Any: ...
-
-    # -- trials ------------------------------------------------------------------------------
-    @abstractmethod
-    def propose(
-        self,
-        rows: Sequence[TrialRow],
-        checkpoint: Checkpoint | None = None,
-        state: Callable[[], dict[str, Any] | None] | None = None,
-    ) -> tuple[list[TrialRow], Checkpoint | None]:
-        """Insert the rows (and checkpoint) not stored yet; return what is stored for each row,
-        and the checkpoint that was already stored at that position, if any (``state`` is called
-        only when a new checkpoint is written)."""
-
-    @abstractmethod
-    def trial(self, number: int) -> TrialRow | None: ...
-
-    @abstractmethod
-    def trials(self, status: str | None = None) -> list[TrialRow]:
-        """All trials (or those with ``status``) in query order."""
-
-    @abstractmethod
-    def counts(self) -> dict[str, int]:
-        """Number of trials per status."""
-
-    @abstractmethod
-    def claim(
-        self, worker: str, lease_seconds: float, first: int | None = None, last: int | None = None
-    ) -> TrialRow | None:
-        """Atomically take the lowest-numbered pending trial (or one whose lease ran out)."""
-
-    @abstractmethod
-    def heartbeat(self, number: int, worker: str, lease_seconds: float) -> bool:
-        """Extend a claim; False if the worker no longer holds it."""
-
-    @abstractmethod
-    def finish(self, number: int, worker: str, record: Record, session: int | None) -> bool:
-        """Store a result; False (nothing written) if ``worker`` no longer holds the claim."""
-
-    @abstractmethod
-    def fail(
-        self,
-        number: int,
-        worker: str,
-        error: str,
-        final: bool = False,
-        attempts: Sequence[dict[str, Any]] | None = None,
-    ) -> bool:
-        """Mark a claimed trial failed. ``final``: the evaluation was given up after its
-        retries and the search went on without it -- part of the search's history, so it stays
-        failed on resume (``extra`` keeps ``gave_up`` and the ``attempts``)."""
-
-    def note_failure(self, number: int, worker: str, error: str) -> bool:
-        """Record a failed attempt of a running trial that will be retried (attempts + 1, the
-        error kept); optional for implementations."""
-        return False
-
-    @abstractmethod
-    def release(self, workers: Sequence[str]) -> int:
-        """Put the running trials of ``workers`` back to pending; returns how many."""
-
-    @abstractmethod
-    def claimants(self) -> list[str]:
-        """Workers holding running trials."""
-
-    @abstractmethod
-    def retry_failed(self) -> int:
-        """Put failed trials back to pending (a resumed search tries them again), except the
-        ones given up for good (``fail(final=True)``)."""
-
-    # -- checkpoints -------------------------------------------------------------------------
-    @abstractmethod
-    def checkpoints(self) -> list[tuple[int, int, float, bool]]:
-        """``(number, iteration, created, has_state)`` of each checkpoint, in order."""
-
-    @abstractmethod
-    def load_checkpoint(self, number: int | None = None) -> Checkpoint | None:
-        """The checkpoint at ``number`` (default: the latest one that holds a state)."""
-
-    # -- sessions and phase timings ----------------------------------------------------------
-    @abstractmethod
-    def start_session(self, kind: str, worker: str, host: str, pid: int) -> int: ...
-
-    @abstractmethod
-    def update_session(
-        self,
-        session: int,
-        *,
-        status: str | None = None,
-        phases: dict[str, float] | None = None,
-        replayed: int | None = None,
-        replay_seconds: float | None = None,
-    ) -> None: ...
-
-    @abstractmethod
-    def sessions(self) -> list[SessionRow]: ...
-
-    @abstractmethod
-    def phase_seconds(self, kinds: Sequence[str] | None = None) -> dict[str, float]:
-        """Wall time per phase, summed over sessions (of the given kinds)."""
-
-    def close(self) -> None:  # noqa: B027 - optional for implementations without resources
-        """Release the connection."""
-
-
-# -- SQLite ------------------------------------------------------------------------------------
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE study (
@@ -316,41 +108,6 @@ CREATE TABLE phase_times (
 """
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, allow_nan=True, sort_keys=True)
-
-
-def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    tolist = getattr(value, "tolist", None)  # numpy arrays
-    if callable(tolist):
-        return tolist()
-    raise TypeError(f"cannot store a {type(value).__name__} in a study")
-
-
-def _to_blob(obj: Any) -> bytes:
-    import torch
-
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def _from_blob(blob: bytes) -> Any:
-    import torch
-
-    return torch.load(io.BytesIO(blob), weights_only=True)
-
-
-def _float(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
-
-
 def _guarded(method: Callable) -> Callable:
     """Turn any SQLite failure inside a storage method into one clear :class:`StudyError`."""
 
@@ -364,6 +121,16 @@ def _guarded(method: Callable) -> Callable:
     return wrapper
 
 
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _cannot_read_in_place(exc: sqlite3.Error) -> bool:
+    """The errors of a ``mode=ro`` open of a WAL file whose ``-shm`` cannot be created."""
+    text = str(exc)
+    return "unable to open" in text or "readonly" in text
+
+
 class SQLiteStorage(Storage):
     """A study in one SQLite file (created on first use)."""
 
@@ -373,8 +140,10 @@ class SQLiteStorage(Storage):
         create: bool = False,
         busy_timeout: float = 60.0,
         journal: str = "wal",
+        read_only: bool = False,
+        _checked: bool = False,
     ) -> None:
-        """Open (``create``: or create) a study file.
+        """Open (``create``: or create) a study file; ``read_only`` never writes to it.
 
         ``journal`` applies to a new file: ``wal`` (default) lets readers and the writer work
         at once but needs every process on one host; ``delete`` (SQLite's rollback journal)
@@ -382,19 +151,22 @@ class SQLiteStorage(Storage):
         """
         if journal not in ("wal", "delete"):
             raise StudyError(f"unknown journal mode {journal!r}: choose wal or delete")
+        if create and read_only:
+            raise ValueError("a study cannot be created read-only")
         self.path = Path(path)
         self.location = str(self.path)
         self.busy_timeout = float(busy_timeout)
         self.journal = journal
+        self.read_only = bool(read_only)
         self._conn: sqlite3.Connection | None = None
+        self._snapshot: Path | None = None  # private copy read instead (see the module doc)
         self._check_file(create)
         try:
-            self._conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None
-            )
+            self._conn = self._connect()
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             self._conn.execute("PRAGMA synchronous = FULL")
-            self._check_identity(create)
+            if not _checked:  # a second connection (reopen) skips what the first one checked
+                self._check_identity(create)
         except sqlite3.Error as exc:
             self.close()
             raise self._explain(exc) from None
@@ -417,13 +189,44 @@ class SQLiteStorage(Storage):
             except OSError as exc:
                 raise StudyError(f"cannot create the folder of {p}: {exc.strerror}") from None
             return
+        # Never open the file itself here (to peek at its header, say): closing any descriptor
+        # of a file drops every POSIX lock this process holds on it, also those of a live
+        # SQLite connection (a heartbeat opens a second one), and another process may then
+        # take itself for the last user and remove the write-ahead log under us. SQLite's own
+        # "file is not a database" tells a foreign file instead (see _explain).
+        if not os.access(p, os.R_OK):
+            raise StudyError(f"cannot read study file {p}: permission denied")
+
+    def _connect(self) -> sqlite3.Connection:
+        def connect(target: str | Path, uri: bool = False) -> sqlite3.Connection:
+            return sqlite3.connect(target, timeout=self.busy_timeout, isolation_level=None, uri=uri)
+
+        if not self.read_only:
+            return connect(self.path)
+        base = "file:" + quote(str(self.path.resolve()))
+        conn = connect(base + "?mode=ro", uri=True)
         try:
-            with open(p, "rb") as fh:
-                head = fh.read(len(SQLITE_MAGIC))
+            conn.execute("PRAGMA application_id").fetchone()  # opens the WAL index, if any
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if not _cannot_read_in_place(exc):
+                raise
+        wal = Path(f"{self.path}-wal")
+        if not wal.exists() or wal.stat().st_size == 0:
+            # no log with content: nobody is writing, the file alone is the whole study
+            return connect(base + "?mode=ro&immutable=1", uri=True)
+        self._snapshot = Path(tempfile.mkdtemp(prefix="seminas-study-"))
+        copy = self._snapshot / self.path.name
+        try:
+            shutil.copyfile(self.path, copy)
+            shutil.copyfile(wal, f"{copy}-wal")
         except OSError as exc:
-            raise StudyError(f"cannot read study file {p}: {exc.strerror}") from None
-        if head and head != SQLITE_MAGIC:
-            raise StudyError(f"{p} is not a seminas study: it is not an SQLite database")
+            raise StudyError(
+                f"cannot read study {self.path} in its read-only folder, nor copy it with its "
+                f"write-ahead log: {exc.strerror}"
+            ) from None
+        return connect(copy)
 
     def _check_identity(self, create: bool) -> None:
         conn = self._db
@@ -435,7 +238,11 @@ class SQLiteStorage(Storage):
                     f"{self.path} is an SQLite database of another program, not a seminas study"
                 )
             if not create:
-                raise StudyError(f"{self.path} is an empty database, not a seminas study")
+                raise StudyNotReady(
+                    f"{self.path} is an empty database, not a seminas study (if a `seminas "
+                    f"search --study {self.path}` was interrupted while creating it, run it "
+                    f"again to create and continue the study)"
+                )
             self._create_schema()
             return
         if app_id != APPLICATION_ID:
@@ -453,10 +260,22 @@ class SQLiteStorage(Storage):
             self._migrate(version)
         problems = [r[0] for r in conn.execute("PRAGMA quick_check(3)").fetchall()]
         if problems != ["ok"]:
-            raise StudyError(
-                f"study {self.path} is damaged ({'; '.join(problems)}): restore it from a copy "
-                f"or start a new one"
-            )
+            raise self._damaged(problems)
+
+    def _damaged(self, problems: Sequence[str]) -> StudyError:
+        """One line for SQLite's integrity report (which spans several lines)."""
+        lines = [
+            line.strip()
+            for p in problems
+            for line in str(p).splitlines()
+            if line.strip() and not line.strip().startswith("***")
+        ] or ["integrity check failed"]
+        more = len(lines) - 1
+        detail = lines[0] + (f", and {more} more problem{'s' * (more > 1)}" if more else "")
+        return StudyError(
+            f"study {self.path} is damaged ({detail}): restore it from a copy, or start a new "
+            f"study file"
+        )
 
     def _migrate(self, version: int) -> None:
         if version not in MIGRATIONS:
@@ -465,13 +284,17 @@ class SQLiteStorage(Storage):
                 f"one cannot read (format {FORMAT_VERSION}): open it with the seminas version "
                 f"that wrote it, or start a new study"
             )
+        if self.read_only:
+            raise StudyError(
+                f"{self.path} is in study format {version} and must be upgraded to format "
+                f"{FORMAT_VERSION} first, which reading it cannot do: run `seminas resume "
+                f"{self.path}` once where it can be written"
+            )
         with self._transaction() as conn:
             while version < FORMAT_VERSION:
                 MIGRATIONS[version](conn)
                 version += 1
-            conn.execute(
-                "UPDATE meta SET value = ? WHERE key = 'format_version'", (str(version),)
-            )
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(version),))
 
     def _create_schema(self) -> None:
         conn = self._db
@@ -490,19 +313,31 @@ class SQLiteStorage(Storage):
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
 
     def _explain(self, exc: sqlite3.Error) -> StudyError:
-        text = str(exc)
+        text = _one_line(str(exc))
         if "locked" in text or "busy" in text:
             return StudyError(
                 f"study {self.path} stayed locked by another process for over "
-                f"{self.busy_timeout:.0f} s ({text})"
+                f"{self.busy_timeout:g} s ({text})"
             )
+        if "file is not a database" in text:  # SQLITE_NOTADB: no SQLite header
+            return StudyError(f"{self.path} is not a seminas study: it is not an SQLite database")
         if "not a database" in text or "malformed" in text or "corrupt" in text:
-            return StudyError(
-                f"study {self.path} is damaged ({text}): restore it from a copy or start a new one"
-            )
+            return self._damaged([text])
         if "no such table" in text or "no such column" in text:
             return StudyError(f"{self.path} is not a complete seminas study ({text})")
+        if "readonly" in text or ("unable to open" in text and not self._writable()):
+            return StudyError(
+                f"study {self.path} cannot be written here (a read-only file, folder or file "
+                f"system): copy it to a writable place to continue it ({text})"
+            )
         return StudyError(f"study {self.path}: {exc.__class__.__name__}: {text}")
+
+    def _writable(self) -> bool:
+        """Whether this process may write the file and create its journal next to it."""
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        return os.access(folder, os.W_OK) and (
+            not self.path.exists() or os.access(self.path, os.W_OK)
+        )
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -513,6 +348,8 @@ class SQLiteStorage(Storage):
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT: take the write lock first, so read-then-write is atomic."""
+        if self.read_only:
+            raise StudyError(f"study {self.path} was opened read-only")
         conn = self._db
         if conn.in_transaction:
             # a Ctrl-C between an earlier BEGIN and its COMMIT/ROLLBACK left it open; nothing
@@ -531,10 +368,20 @@ class SQLiteStorage(Storage):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._snapshot is not None:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._snapshot = None
 
     def reopen(self) -> SQLiteStorage:
-        """A second connection to the same file (for another thread)."""
-        return SQLiteStorage(self.path, busy_timeout=self.busy_timeout)
+        """A second connection to the same file (an SQLite connection belongs to one thread)."""
+        return SQLiteStorage(
+            self.path, busy_timeout=self.busy_timeout, read_only=self.read_only, _checked=True
+        )
+
+    @_guarded
+    def format_version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+        return int(row[0])
 
     # -- the study ---------------------------------------------------------------------------
     @_guarded
@@ -544,14 +391,17 @@ class SQLiteStorage(Storage):
                 return False
             conn.execute(
                 "INSERT INTO study (id, config, info, created) VALUES (1, ?, ?, ?)",
-                (_dumps(config), _dumps(info), time.time()),
+                (dumps(config), dumps(info), time.time()),
             )
             return True
 
     def _study_column(self, column: str) -> dict[str, Any]:
         row = self._db.execute(f"SELECT {column} FROM study").fetchone()
         if row is None:
-            raise StudyError(f"{self.path} holds no study yet (its creation was interrupted)")
+            raise StudyNotReady(
+                f"{self.path} holds no study yet: its creation was interrupted; run the same "
+                f"`seminas search ... --study {self.path}` again to create and continue it"
+            )
         return json.loads(row[0])
 
     @_guarded
@@ -562,12 +412,9 @@ class SQLiteStorage(Storage):
     def info(self) -> dict[str, Any]:
         return self._study_column("info")
 
+    @_guarded
     def exists(self) -> bool:
-        """Whether a study has been created in the file."""
-        try:
-            return self._db.execute("SELECT 1 FROM study").fetchone() is not None
-        except sqlite3.Error as exc:
-            raise self._explain(exc) from None
+        return self._db.execute("SELECT 1 FROM study").fetchone() is not None
 
     @_guarded
     def set_state(self, key: str, value: Any) -> None:
@@ -575,7 +422,7 @@ class SQLiteStorage(Storage):
             conn.execute(
                 "INSERT INTO state (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (key, _dumps(value)),
+                (key, dumps(value)),
             )
 
     @_guarded
@@ -586,13 +433,13 @@ class SQLiteStorage(Storage):
     # -- trials ------------------------------------------------------------------------------
     @staticmethod
     def _row(values: sqlite3.Row | tuple) -> TrialRow:
-        data = dict(zip(_TRIAL_COLUMNS, values, strict=True))
+        data = dict(zip(TRIAL_FIELDS, values, strict=True))
         data["arch"] = json.loads(data["arch"])
         data["encoding"] = json.loads(data["encoding"])
         data["extra"] = json.loads(data["extra"]) if data["extra"] else {}
         return TrialRow(**data)
 
-    _SELECT = f"SELECT {', '.join(_TRIAL_COLUMNS)} FROM trials"
+    _SELECT = f"SELECT {', '.join(TRIAL_FIELDS)} FROM trials"
 
     @_guarded
     def propose(
@@ -616,10 +463,10 @@ class SQLiteStorage(Storage):
                     (
                         row.number,
                         row.arch_id,
-                        _dumps(row.arch),
-                        _dumps(list(row.encoding)),
+                        dumps(row.arch),
+                        dumps(list(row.encoding)),
                         row.iteration,
-                        _float(row.predicted),
+                        as_float(row.predicted),
                         now,
                     ),
                 )
@@ -630,7 +477,7 @@ class SQLiteStorage(Storage):
                         arch=row.arch,
                         encoding=list(row.encoding),
                         iteration=row.iteration,
-                        predicted=_float(row.predicted),
+                        predicted=as_float(row.predicted),
                         created=now,
                     )
                 )
@@ -640,7 +487,7 @@ class SQLiteStorage(Storage):
                     (checkpoint.number,),
                 ).fetchone()
                 if found is not None:
-                    previous = Checkpoint(found[0], found[1], found[2], _from_blob(found[3]))
+                    previous = Checkpoint(found[0], found[1], found[2], from_blob(found[3]))
                 else:
                     extra = state() if state is not None else None
                     conn.execute(
@@ -650,8 +497,8 @@ class SQLiteStorage(Storage):
                             checkpoint.number,
                             checkpoint.iteration,
                             checkpoint.created,
-                            _to_blob(checkpoint.rng),
-                            None if extra is None else _to_blob(extra),
+                            to_blob(checkpoint.rng),
+                            None if extra is None else to_blob(extra),
                         ),
                     )
         return stored, previous
@@ -678,6 +525,7 @@ class SQLiteStorage(Storage):
             out[status] = n
         return out
 
+    # -- claims and leases -------------------------------------------------------------------
     @_guarded
     def claim(
         self, worker: str, lease_seconds: float, first: int | None = None, last: int | None = None
@@ -722,10 +570,10 @@ class SQLiteStorage(Storage):
                 (
                     time.time(),
                     float(record.search_metric),
-                    _float(record.report_metric),
-                    _float(record.cost_seconds),
+                    as_float(record.report_metric),
+                    as_float(record.cost_seconds),
                     None if record.params is None else int(record.params),
-                    _dumps(record.extra or {}),
+                    dumps(record.extra or {}),
                     number,
                     worker,
                 ),
@@ -745,7 +593,7 @@ class SQLiteStorage(Storage):
         final: bool = False,
         attempts: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
-        extra = _dumps({"gave_up": True, "attempts": list(attempts or [])}) if final else None
+        extra = dumps({"gave_up": True, "attempts": list(attempts or [])}) if final else None
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE trials SET status = 'failed', finished = ?, lease_until = NULL, error = ?, "
@@ -784,12 +632,16 @@ class SQLiteStorage(Storage):
         ).fetchall()
         return [r[0] for r in rows]
 
+    # -- resume ------------------------------------------------------------------------------
     @_guarded
     def retry_failed(self) -> int:
+        # ``extra`` is JSON text: given up for good means its "gave_up" member is true (a
+        # text match would also take a string or an architecture that mentions gave_up)
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE trials SET status = 'pending', worker = NULL, lease_until = NULL "
-                "WHERE status = 'failed' AND (extra IS NULL OR extra NOT LIKE '%\"gave_up\"%')"
+                "WHERE status = 'failed' AND NOT coalesce("
+                "CASE WHEN json_valid(extra) THEN json_extract(extra, '$.gave_up') END, 0)"
             )
             return cur.rowcount
 
@@ -797,8 +649,7 @@ class SQLiteStorage(Storage):
     @_guarded
     def checkpoints(self) -> list[tuple[int, int, float, bool]]:
         rows = self._db.execute(
-            "SELECT number, iteration, created, state IS NOT NULL FROM checkpoints "
-            "ORDER BY number"
+            "SELECT number, iteration, created, state IS NOT NULL FROM checkpoints ORDER BY number"
         ).fetchall()
         return [(int(a), int(b), float(c), bool(d)) for a, b, c, d in rows]
 
@@ -817,8 +668,8 @@ class SQLiteStorage(Storage):
         if found is None:
             return None
         try:
-            rng = _from_blob(found[3])
-            state = None if found[4] is None else _from_blob(found[4])
+            rng = from_blob(found[3])
+            state = None if found[4] is None else from_blob(found[4])
         except Exception as exc:  # a damaged or foreign blob: never unpickle beyond weights
             raise StudyError(
                 f"checkpoint at query {found[0]} in {self.path} cannot be read "
@@ -887,8 +738,3 @@ class SQLiteStorage(Storage):
             args = tuple(kinds)
         rows = self._db.execute(query + " GROUP BY phase ORDER BY min(rowid)", args).fetchall()
         return {phase: float(s) for phase, s in rows}
-
-    @_guarded
-    def format_version(self) -> int:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
-        return int(row[0])

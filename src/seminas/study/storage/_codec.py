@@ -1,0 +1,49 @@
+"""How values are written into any storage: JSON text for data, ``torch.save`` blobs for
+checkpoints. Shared by every implementation, so a study moved from one to another reads back
+the same values."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any
+
+
+def dumps(value: Any) -> str:
+    """JSON text of ``value``; NumPy scalars and arrays become plain numbers and lists."""
+    return json.dumps(value, default=_json_default, allow_nan=True, sort_keys=True)
+
+
+def _json_default(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return tolist()
+    raise TypeError(f"cannot store a {type(value).__name__} in a study")
+
+
+def to_blob(obj: Any) -> bytes:
+    """A checkpoint's bytes (tensors, numbers, strings, lists and dicts)."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def from_blob(blob: bytes) -> Any:
+    """Read a checkpoint back with ``weights_only=True``: loading a study never runs its code."""
+    import torch
+
+    return torch.load(io.BytesIO(blob), weights_only=True)
+
+
+def as_float(value: Any) -> float | None:
+    """A float, or None for a missing or NaN value (stored as NULL)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
