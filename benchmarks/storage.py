@@ -65,9 +65,22 @@ def run_once(location: str, workers: int, budget: int, simulate: float, seed: in
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "seminas.cli", "worker", location, "--quiet", "--poll",
-             "0.01", "--simulate-time", str(simulate)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "seminas.cli",
+                "worker",
+                location,
+                "--quiet",
+                "--poll",
+                "0.01",
+                "--simulate-time",
+                str(simulate),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for _ in range(workers)
     ]
@@ -113,13 +126,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=2000, help="queries per run")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--simulate-time", type=float, default=0.0, metavar="SCALE",
-                        help="each worker sleeps cost_seconds x SCALE per query (default 0)")
-    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"],
-                        choices=["sqlite", "postgresql"])
-    parser.add_argument("--postgres", metavar="URL",
-                        help="an existing database (postgresql://USER@HOST:PORT/DB) instead of "
-                        "a private server")
+    parser.add_argument(
+        "--simulate-time",
+        type=float,
+        default=0.0,
+        metavar="SCALE",
+        help="each worker sleeps cost_seconds x SCALE per query (default 0)",
+    )
+    parser.add_argument(
+        "--backends", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"]
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="an existing database (postgresql://USER@HOST:PORT/DB) instead of a private server",
+    )
     parser.add_argument("--out", type=Path, help=f"results folder (default {OUT})")
     args = parser.parse_args(argv)
     if args.tiny:
@@ -147,21 +168,27 @@ def main(argv: list[str] | None = None) -> int:
                 runs = []
                 for repeat in range(args.repeats):
                     name = f"w{workers}-r{repeat}-{secrets.token_hex(3)}"
-                    location = (str(folder / f"{name}.db") if backend == "sqlite"
-                                else f"{base}?study={name}")
-                    run = run_once(location, workers, args.budget, args.simulate_time,
-                                   seed=repeat)
+                    location = (
+                        str(folder / f"{name}.db")
+                        if backend == "sqlite"
+                        else f"{base}?study={name}"
+                    )
+                    run = run_once(location, workers, args.budget, args.simulate_time, seed=repeat)
                     runs.append(run)
-                    print(f"{backend:<10} {workers} worker(s)  run {repeat + 1}: "
-                          f"{run['per_second']:7.1f} queries/s  {run['per_worker']}",
-                          file=sys.stderr)
+                    print(
+                        f"{backend:<10} {workers} worker(s)  run {repeat + 1}: "
+                        f"{run['per_second']:7.1f} queries/s  {run['per_worker']}",
+                        file=sys.stderr,
+                    )
                 rates = [r["per_second"] for r in runs]
-                results.append({
-                    "backend": backend,
-                    "workers": workers,
-                    "median_per_second": statistics.median(rates),
-                    "runs": runs,
-                })
+                results.append(
+                    {
+                        "backend": backend,
+                        "workers": workers,
+                        "median_per_second": statistics.median(rates),
+                        "runs": runs,
+                    }
+                )
     finally:
         if server is not None:
             server.destroy()
@@ -172,9 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "simulate_time": args.simulate_time,
         "seconds": round(total, 1),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "load_average": list(os.getloadavg())},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average": list(os.getloadavg()),
+        },
         "postgres": "private server, fsync on" if server is not None else "given URL",
         "results": results,
     }
@@ -183,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "storage.json").write_text(json.dumps(data, indent=2) + "\n")
     write_readme(out / "README.md", data, table, argv if argv is not None else sys.argv[1:])
-    print(f"wrote {out / 'storage.json'} and {out / 'README.md'} ({total:.0f} s)",
-          file=sys.stderr)
+    print(f"wrote {out / 'storage.json'} and {out / 'README.md'} ({total:.0f} s)", file=sys.stderr)
     return 0
 
 
@@ -192,8 +221,10 @@ def markdown_table(data: dict) -> str:
     by = {(r["backend"], r["workers"]): r["median_per_second"] for r in data["results"]}
     backends = list(dict.fromkeys(r["backend"] for r in data["results"]))
     workers = sorted({r["workers"] for r in data["results"]})
-    lines = ["| workers | " + " | ".join(f"{b} (queries/s)" for b in backends) + " |",
-             "|---:|" + "---:|" * len(backends)]
+    lines = [
+        "| workers | " + " | ".join(f"{b} (queries/s)" for b in backends) + " |",
+        "|---:|" + "---:|" * len(backends),
+    ]
     for w in workers:
         cells = [f"{by[(b, w)]:.0f}" if (b, w) in by else "-" for b in backends]
         lines.append(f"| {w} | " + " | ".join(cells) + " |")

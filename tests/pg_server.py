@@ -40,6 +40,7 @@ def unprivileged() -> tuple[int, int]:
 
 def find_bindir() -> tuple[Path | None, str]:
     """The folder with ``initdb``, ``pg_ctl`` and ``postgres``, and where it came from."""
+
     def ok(folder: Path | str | None) -> bool:
         return folder is not None and all(
             os.access(Path(folder) / name, os.X_OK) for name in ("initdb", "pg_ctl", "postgres")
@@ -67,8 +68,8 @@ def find_bindir() -> tuple[Path | None, str]:
     if initdb and ok(Path(initdb).parent):
         return Path(initdb).parent, "the PATH"
     versions = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(Path(p).parent.name)
-        if Path(p).parent.name.isdigit() else 0,
+        glob.glob("/usr/lib/postgresql/*/bin"),
+        key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
     )
     for folder in reversed(versions):
         if ok(folder):
@@ -89,9 +90,11 @@ class PgServer:
         self.bindir = Path(bindir)
         root = os.geteuid() == 0
         # under root, a folder that nobody can reach: /tmp rather than a private TMPDIR
-        self.root = Path(tempfile.mkdtemp(
-            prefix="seminas-pg-", dir="/tmp" if root and os.path.isdir("/tmp") else None
-        ))
+        self.root = Path(
+            tempfile.mkdtemp(
+                prefix="seminas-pg-", dir="/tmp" if root and os.path.isdir("/tmp") else None
+            )
+        )
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = free_port()
@@ -103,8 +106,18 @@ class PgServer:
             self._as = {"user": uid, "group": gid, "extra_groups": []}
             if not self._runnable():  # e.g. a checkout under /root, closed to nobody
                 self.bindir = self._copy_binaries()
-        self._run("initdb", "-D", self.data, "-U", USER, "--auth=trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            self.data,
+            "-U",
+            USER,
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         self.start()
         atexit.register(self.stop)
 
@@ -124,10 +137,16 @@ class PgServer:
     def _runnable(self) -> bool:
         """Whether the server's user may run the binaries where they are."""
         try:
-            return subprocess.run(
-                [str(self.bindir / "postgres"), "--version"], capture_output=True,
-                cwd=self.root, timeout=60, **self._as,
-            ).returncode == 0
+            return (
+                subprocess.run(
+                    [str(self.bindir / "postgres"), "--version"],
+                    capture_output=True,
+                    cwd=self.root,
+                    timeout=60,
+                    **self._as,
+                ).returncode
+                == 0
+            )
         except (OSError, subprocess.SubprocessError):
             return False
 
@@ -137,8 +156,14 @@ class PgServer:
         # and keep it open, and reading it to its end would wait for the server to stop
         with tempfile.TemporaryFile("w+") as out:
             proc = subprocess.run(
-                [str(self.bindir / tool), *map(str, args)], stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, text=True, env=env, cwd=self.root, timeout=timeout,
+                [str(self.bindir / tool), *map(str, args)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                env=env,
+                cwd=self.root,
+                timeout=timeout,
                 **self._as,
             )
             out.seek(0)
@@ -164,8 +189,19 @@ class PgServer:
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self) -> None:
-        self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
-                  "-o", self._options(), "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.log,
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            self._options(),
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast``: roll back open transactions, close every connection)."""
@@ -174,8 +210,21 @@ class PgServer:
 
     def restart(self) -> None:
         """What an administrator's restart does to the clients: every connection is cut."""
-        self._run("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "-m", "fast",
-                  "-o", self._options(), "restart")
+        self._run(
+            "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            self.log,
+            "-w",
+            "-t",
+            "60",
+            "-m",
+            "fast",
+            "-o",
+            self._options(),
+            "restart",
+        )
 
     def destroy(self) -> None:
         self.stop()

@@ -129,7 +129,8 @@ def test_partial_csv_set_is_an_error_not_a_silent_switch(installed, monkeypatch,
     code = main(["query", "--index", "1"])
     line = one_error_line(capsys.readouterr().err)
     assert code == 2
-    assert f"missing file {env}/nasbench201/test-200ep.csv" in line
+    base = f"{env}/nasbench201"
+    assert f"missing file {base}/test-200ep.csv and 1 more: {base}/cifar10" in line
     assert "$SEMINAS_DATA" in line
     # the 12-epoch benchmark of cifar100 needs only that file
     assert NB201Benchmark("cifar100", 12).source.path == env
@@ -139,8 +140,21 @@ def test_explicit_data_dir_without_files_says_how_to_fix(installed, capsys):
     empty = installed / "mine"
     code = main(["--data-dir", str(empty), "query", "--index", "1"])
     line = one_error_line(capsys.readouterr().err)
-    assert code == 2 and f"missing file {empty}/nasbench201/12ep.csv" in line
+    assert code == 2 and f"missing file {empty}/nasbench201/12ep.csv and 2 more: " in line
     assert "leave out --data-dir to use the NAS-Bench-201 table shipped with seminas" in line
+
+
+def test_missing_files_are_named_together_and_only_those_the_search_needs(installed, capsys):
+    empty = installed / "mine"
+    code = main(["--data-dir", str(empty), "search", "--space", "nb201", "--strategy", "rs",
+                 "--budget", "3", "--quiet"])
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 2 and line.count(f"{empty}/nasbench201/") == 3  # all three, in one line
+    code = main(["--data-dir", str(empty), "search", "--space", "nb201", "--dataset", "cifar100",
+                 "--fidelity", "12", "--strategy", "rs", "--budget", "3", "--quiet"])
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 2 and f"missing file {empty}/nasbench201/12ep.csv (" in line
+    assert "test-200ep" not in line and "cifar10-valid" not in line  # not needed at 12 epochs
 
 
 def test_missing_nb101_says_in_one_line_how_to_point_at_data(installed, capsys):

@@ -229,6 +229,7 @@ def test_cli_search_trains_in_parallel_into_a_study(tmp_path, cifar_batches, cap
     ("extra", "message"),
     [
         (["--data", "/no/such/folder"], "unknown data source"),
+        (["--data", "nope", "--workers", "2"], "unknown data source"),  # before any worker
         (["--epochs", "0"], "--epochs must be at least 1"),
         (["--executor", "ray", "--ray-address", "127.0.0.1:1"], "cannot reach the Ray cluster"),
         (["--executor", "ray", "--ray-address", "nonsense"], "is not HOST:PORT"),

@@ -77,7 +77,7 @@ def test_format_seeds_round_trips() -> None:
 def test_unknown_space_is_a_clear_error() -> None:
     with pytest.raises(SeminasError, match="unknown search space"):
         make_benchmark("nb999", "cifar10")
-    with pytest.raises(SeminasError, match="nb201"):
+    with pytest.raises(SeminasError, match="has no datasets"):  # nb101 runs, with no dataset
         make_benchmark("nb101", "cifar10")
 
 
@@ -293,3 +293,29 @@ def test_bad_bench_arguments_fail_before_any_run(tmp_path: Path) -> None:
         make_specs("nb201", "cifar10", ["rs"], 30, [0], preset="nope")
     with pytest.raises(SeminasError, match="dataset"):
         make_specs("nb201", "mnist", ["rs"], 30, [0])
+
+
+def test_bench_runs_nas_bench_101_from_an_official_file(tmp_path: Path, capsys) -> None:
+    """NAS-Bench-101 in the bench: the official file is found in the data directory, --fidelity
+    is its epochs, and each run sees the training runs its own seed draws."""
+    from seminas.benchmarks.nb101_synthetic import synthetic_specs, write_synthetic_nb101
+    from seminas.cli import main
+
+    data = tmp_path / "data"
+    (data / "nasbench101").mkdir(parents=True)
+    write_synthetic_nb101(data / "nasbench101" / "nasbench_only108.tfrecord",
+                          synthetic_specs(200, seed=0), seed=0)
+    out = tmp_path / "bench"
+    argv = ["--data-dir", str(data), "bench", "--space", "nb101", "--strategies", "re,rs",
+            "--budget", "25", "--seeds", "0-1", "--workers", "1", "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    lines = read_results(out)
+    assert sorted((ln["strategy"], ln["seed"]) for ln in lines) == [
+        ("re", 0), ("re", 1), ("rs", 0), ("rs", 1)]
+    assert {(ln["space"], ln["fidelity"]) for ln in lines} == {("nb101", 108)}
+    assert all(ln["num_queries"] == 25 for ln in lines)
+    assert lines[0]["arch_ids"] != lines[1]["arch_ids"]  # another seed, another search
+    assert "nb101" in (out / "summary.md").read_text()
+    capsys.readouterr()
+    with pytest.raises(SeminasError, match="has no datasets"):
+        make_benchmark("nb101", "cifar10", data_dir=data)

@@ -145,3 +145,34 @@ def test_fast_preset_first_iteration_is_the_nb201_one(nb201):
     full = run_search(make_strategy("seminas", "nb201"), nb201, 100, seed=3)
     assert [t.arch_id for t in fast.trials] == [t.arch_id for t in full.trials]
     assert make_strategy("seminas", "fast").config.epochs == 2
+
+
+def test_pseudo_label_quality_is_measured_by_the_harness_not_the_strategy(nb201):
+    """The strategy only records its predictions; the truth is looked up after the last query,
+    so no table answer can reach the search."""
+    from seminas.benchmarks.nb201 import NB201Benchmark
+
+    class Watched(NB201Benchmark):
+        lookups_during_search = 0
+        evaluating = False
+
+        def evaluate(self, arch, query=None):
+            self.evaluating = True  # a charged query looks its record up: that is allowed
+            try:
+                return super().evaluate(arch, query=query)
+            finally:
+                self.evaluating = False
+
+        def lookup(self, arch):
+            if not self.evaluating and self.num_queries < 40:  # a free look during the search
+                type(self).lookups_during_search += 1
+            return super().lookup(arch)
+
+    bench = Watched("cifar10")
+    strategy = make_strategy("seminas", **{**TINY, "diagnose": True})
+    result = run_search(strategy, bench, budget=40, seed=0)
+    taus = [d["pseudo_label_tau"] for d in result.diagnostics["iterations"]]
+    assert len(taus) == 2 and all(isinstance(t, float) and -1 <= t <= 1 for t in taus)
+    assert Watched.lookups_during_search == 0
+    plain = run_search(make_strategy("seminas", **{**TINY, "diagnose": True}), nb201, 40, 0)
+    assert [t.arch_id for t in plain.trials] == [t.arch_id for t in result.trials]

@@ -54,7 +54,6 @@ MAX_SEEDS = 1_000_000
 
 # What a bench directory is keyed by (with the space): a space's table may take these options
 # and no others to be benched (see bench_table_options).
-BENCH_OPTIONS = ("dataset", "fidelity")
 
 
 # Something in a bench directory was repaired or ignored; the bench goes on.
@@ -132,26 +131,33 @@ def bench_table_options(
     space: str, dataset: str | None = None, fidelity: int | None = None
 ) -> dict[str, Any]:
     """The table options of a bench on ``space``, defaults filled in and checked by the space's
-    entry; a space whose table needs options a bench does not pass (:data:`BENCH_OPTIONS`),
-    or that has no table, is refused in one line."""
+    entry. A bench passes ``dataset`` and ``fidelity`` (a table's ``epochs`` option is its
+    fidelity, as NAS-Bench-101's); every other table option takes its default (NAS-Bench-101's
+    official file is then found in the data directory, and each run draws its own training runs
+    from its seed). A space with no table, or whose table takes no dataset and is given one, is
+    refused in one line."""
     from seminas.registry import space_entry, space_names_where
 
     entry = space_entry(space)
-    if entry.table is None or set(entry.table_options) - set(BENCH_OPTIONS):
-
-        def benchable(e: Any) -> bool:
-            return e.table is not None and not set(e.table_options) - set(BENCH_OPTIONS)
-
-        needs = sorted(set(entry.table_options) - set(BENCH_OPTIONS))
-        why = "it has no table" if entry.table is None else (
-            f"its table needs options a bench does not pass ({', '.join(needs)})"
-        )
+    if entry.table is None:
         raise SeminasError(
-            f"the bench harness does not support space {space!r} yet: {why}; it runs "
-            f"{', '.join(space_names_where(benchable))}"
+            f"the bench harness does not support space {space!r} yet: it has no table; it runs "
+            f"{', '.join(space_names_where(lambda e: e.table is not None))}"
         )
-    given = {"dataset": dataset, "fidelity": fidelity}
-    return entry.checked_table_options({k: given[k] for k in entry.table_options})
+    options = set(entry.table_options)
+    if dataset == "default":  # what a bench records for a space without datasets
+        dataset = None
+    if dataset is not None and "dataset" not in options:
+        raise SeminasError(
+            f"space {space!r} has no datasets (its table takes {', '.join(sorted(options))}): "
+            f"leave out --dataset"
+        )
+    given: dict[str, Any] = {}
+    if dataset is not None:
+        given["dataset"] = dataset
+    if fidelity is not None:
+        given["fidelity" if "fidelity" in options else "epochs"] = fidelity
+    return entry.checked_table_options({k: v for k, v in given.items() if k in options})
 
 
 def make_benchmark(
@@ -980,7 +986,9 @@ def make_specs(
         raise SeminasError(f"overrides given for strategies not in the bench: {', '.join(unknown)}")
     table = bench_table_options(space, dataset, fidelity)  # one clear error before any run
     dataset = str(table.get("dataset", "default" if dataset is None else dataset))
-    fidelity = int(table.get("fidelity", 200 if fidelity is None else fidelity))
+    fidelity = int(
+        table.get("fidelity", table.get("epochs", 200 if fidelity is None else fidelity))
+    )
     presets = {name: resolve_preset(name, preset, space) for name in strategies}
     named = {
         name for name in strategies

@@ -322,25 +322,36 @@ def _has_any_csv(directory: Path) -> bool:
 
 
 def _csv_source(entry: DataDir, files: Sequence[str], explicit: bool) -> NB201Source:
-    for name in files:
-        relpath = f"nasbench201/{name}"
-        path = entry.path / relpath
-        if not path.is_file():
+    """The CSV files this search needs in ``entry``; every missing one is named in one line."""
+    missing = [entry.path / "nasbench201" / name for name in files
+               if not (entry.path / "nasbench201" / name).is_file()]
+    if missing:
+        whats = []
+        for path in missing:
+            relpath = f"nasbench201/{path.name}"
             known = next((k for k in KNOWN_FILES if k.relpath == relpath), None)
-            what = known.what if known else relpath
-            if explicit:
-                detail = what
-                fix = (
-                    "put the NAS-Bench-201 CSV files there, or leave out --data-dir to use the "
-                    "NAS-Bench-201 table shipped with seminas"
-                )
-            else:
-                detail = f"{what}; {entry.origin} {entry.path} holds the other NAS-Bench-201 files"
-                fix = (
-                    f"restore it, or move {entry.path / 'nasbench201'} away to use the table "
-                    f"shipped with seminas"
-                )
-            raise DataNotFoundError(f"missing file {path} ({detail}): {fix}")
+            whats.append(known.what if known else relpath)
+        names = str(missing[0]) + (
+            f" and {len(missing) - 1} more: {', '.join(str(p) for p in missing[1:])}"
+            if len(missing) > 1 else ""
+        )
+        label = "missing file"
+        if explicit:
+            detail = "; ".join(whats)
+            fix = (
+                "put the NAS-Bench-201 CSV files there, or leave out --data-dir to use the "
+                "NAS-Bench-201 table shipped with seminas"
+            )
+        else:
+            detail = f"{'; '.join(whats)}; {entry.origin} {entry.path} holds the other " \
+                     f"NAS-Bench-201 files"
+            fix = (
+                f"restore them, or move {entry.path / 'nasbench201'} away to use the table "
+                f"shipped with seminas"
+            )
+        raise DataNotFoundError(f"{label} {names} ({detail}): {fix}")
+    for name in files:
+        path = entry.path / "nasbench201" / name
         if not os.access(path, os.R_OK):
             raise DataNotFoundError(f"cannot read {path}: check its permissions")
     return NB201Source("csv", entry.path, entry.origin)

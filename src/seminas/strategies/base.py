@@ -162,6 +162,9 @@ class SearchContext:
         self.evaluated_ids: set[str] = set()
         self.phase = "starting"
         self.diagnostics: dict[str, Any] = {}
+        # predictions a strategy wants checked against the truth after the search; it never
+        # sees the truth itself (see :meth:`record_predictions`)
+        self.prediction_probes: list[dict[str, Any]] = []
         self.phase_seconds: dict[str, float] = {}  # wall time spent in each phase so far
         self.backend: EvaluationBackend = backend if backend is not None else LocalEvaluation()
         # The search's own generators (see seminas.randomness): the strategy draws from these
@@ -179,6 +182,18 @@ class SearchContext:
         self._next_number = 0  # query numbers: trials and failures alike
         self._on_event = on_event
         self._phase_started = time.perf_counter()
+
+    def record_predictions(
+        self, key: str, iteration: int, archs: Sequence[Any], predicted: Sequence[float]
+    ) -> None:
+        """Ask for a diagnostic: after the search, whoever ran it and holds the truth (a tabular
+        benchmark's free lookup, which a strategy must never use) stores Kendall tau between
+        ``predicted`` and the true search metric of ``archs`` as ``key`` in iteration
+        ``iteration``'s diagnostics. Nothing here reaches the strategy, and nothing is charged."""
+        self.prediction_probes.append(
+            {"key": key, "iteration": int(iteration), "archs": list(archs),
+             "predicted": [float(p) for p in predicted]}
+        )
 
     @property
     def remaining(self) -> int:
@@ -350,6 +365,22 @@ class Strategy(ABC):
         whatever else runs in the process."""
 
 
+def fill_prediction_diagnostics(ctx: SearchContext, evaluator: Evaluator) -> None:
+    """Kendall tau of each recorded probe against the truth, where the evaluator can look the
+    truth up for free (a tabular benchmark); elsewhere the probes are dropped."""
+    lookup = getattr(evaluator, "lookup", None)
+    probes, ctx.prediction_probes = ctx.prediction_probes, []
+    if not callable(lookup) or not probes:
+        return
+    from scipy.stats import kendalltau
+
+    by_iteration = {d.get("iteration"): d for d in ctx.diagnostics.get("iterations", [])}
+    for probe in probes:
+        truth = [lookup(a).search_metric for a in probe["archs"]]
+        tau = float(kendalltau(probe["predicted"], truth)[0])
+        by_iteration.setdefault(probe["iteration"], {})[probe["key"]] = tau
+
+
 def run_search(
     strategy: Strategy,
     evaluator: Evaluator,
@@ -381,6 +412,7 @@ def run_search(
         ctx.diagnostics["stopped"] = str(exc)
     ctx.close_phase()
     ctx.phase = "done"
+    fill_prediction_diagnostics(ctx, evaluator)
     return SearchResult(
         strategy=strategy.name,
         config=strategy.config_dict(),

@@ -68,12 +68,14 @@ MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 _meta = sa.MetaData()
 _F = sa.Double  # DOUBLE PRECISION: times, metrics
 sa.Table(
-    "seminas_meta", _meta,
+    "seminas_meta",
+    _meta,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 sa.Table(
-    "seminas_studies", _meta,
+    "seminas_studies",
+    _meta,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("config", sa.Text, nullable=False),
@@ -87,13 +89,15 @@ def _study_fk() -> sa.ForeignKey:
 
 
 sa.Table(
-    "seminas_state", _meta,
+    "seminas_state",
+    _meta,
     sa.Column("study", sa.BigInteger, _study_fk(), primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 sa.Table(
-    "seminas_trials", _meta,
+    "seminas_trials",
+    _meta,
     sa.Column("study", sa.BigInteger, _study_fk(), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True),
     sa.Column("arch_id", sa.Text, nullable=False),
@@ -122,7 +126,8 @@ sa.Table(
     sa.Index("seminas_trials_status_idx", "study", "status", "number"),
 )
 sa.Table(
-    "seminas_checkpoints", _meta,
+    "seminas_checkpoints",
+    _meta,
     sa.Column("study", sa.BigInteger, _study_fk(), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True),
     sa.Column("iteration", sa.Integer, nullable=False),
@@ -131,7 +136,8 @@ sa.Table(
     sa.Column("state", sa.LargeBinary),
 )
 sa.Table(
-    "seminas_sessions", _meta,
+    "seminas_sessions",
+    _meta,
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("study", sa.BigInteger, _study_fk(), nullable=False, index=True),
     sa.Column("kind", sa.Text, nullable=False),
@@ -146,10 +152,13 @@ sa.Table(
     sa.Column("replay_seconds", _F),
 )
 sa.Table(
-    "seminas_phase_times", _meta,
+    "seminas_phase_times",
+    _meta,
     sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False),  # first-booked order
     sa.Column(
-        "session", sa.BigInteger, sa.ForeignKey("seminas_sessions.id", ondelete="CASCADE"),
+        "session",
+        sa.BigInteger,
+        sa.ForeignKey("seminas_sessions.id", ondelete="CASCADE"),
         primary_key=True,
     ),
     sa.Column("phase", sa.Text, primary_key=True),
@@ -272,9 +281,7 @@ class SQLStorage(Storage):
         try:
             # No pool_pre_ping: a connection that died in the pool fails its first statement,
             # before anything is written, and _run retries on a new one.
-            self._engine = sa.create_engine(
-                url, pool_size=2, max_overflow=8, connect_args=args
-            )
+            self._engine = sa.create_engine(url, pool_size=2, max_overflow=8, connect_args=args)
         except (ImportError, sa_exc.NoSuchModuleError) as exc:
             raise StudyError(
                 f"studies on PostgreSQL need a driver ({exc}): pip install 'seminas[postgres]'"
@@ -462,8 +469,10 @@ class SQLStorage(Storage):
         present = conn.execute(sa.text("SELECT to_regclass('seminas_meta')")).scalar()
         if present is None:
             others = conn.execute(
-                sa.text("SELECT count(*) FROM unnest(CAST(:names AS text[])) AS n "
-                        "WHERE to_regclass(n) IS NOT NULL"),
+                sa.text(
+                    "SELECT count(*) FROM unnest(CAST(:names AS text[])) AS n "
+                    "WHERE to_regclass(n) IS NOT NULL"
+                ),
                 {"names": list(TABLES)},
             ).scalar()
             if others:
@@ -478,8 +487,10 @@ class SQLStorage(Storage):
                 )
             _meta.create_all(conn, checkfirst=False)
             conn.execute(
-                sa.text("INSERT INTO seminas_meta (key, value) VALUES ('format_version', :v), "
-                        "('app', 'seminas')"),
+                sa.text(
+                    "INSERT INTO seminas_meta (key, value) VALUES ('format_version', :v), "
+                    "('app', 'seminas')"
+                ),
                 {"v": str(FORMAT_VERSION)},
             )
             return
@@ -547,8 +558,10 @@ class SQLStorage(Storage):
     def create(self, config: dict[str, Any], info: dict[str, Any]) -> bool:
         def work(conn: sa.Connection) -> int | None:
             return conn.execute(
-                _text(f"INSERT INTO seminas_studies (name, config, info, created) VALUES "
-                      f"(:n, :c, :i, {_NOW}) ON CONFLICT (name) DO NOTHING RETURNING id"),
+                _text(
+                    f"INSERT INTO seminas_studies (name, config, info, created) VALUES "
+                    f"(:n, :c, :i, {_NOW}) ON CONFLICT (name) DO NOTHING RETURNING id"
+                ),
                 {"n": self.study_name, "c": dumps(config), "i": dumps(info)},
             ).scalar()
 
@@ -582,13 +595,16 @@ class SQLStorage(Storage):
         self._one(
             "INSERT INTO seminas_state (study, key, value) VALUES (:study, :k, :v) "
             "ON CONFLICT (study, key) DO UPDATE SET value = excluded.value",
-            k=key, v=dumps(value),
+            k=key,
+            v=dumps(value),
         )
 
     def get_state(self, key: str, default: Any = None) -> Any:
         value = self._one(
-            "SELECT value FROM seminas_state WHERE study = :study AND key = :k", "scalar",
-            write=False, k=key,
+            "SELECT value FROM seminas_state WHERE study = :study AND key = :k",
+            "scalar",
+            write=False,
+            k=key,
         )
         return default if value is None else json.loads(value)
 
@@ -673,7 +689,9 @@ class SQLStorage(Storage):
             found = self._one(_SELECT + " ORDER BY number", "all", write=False)
         else:
             found = self._one(
-                _SELECT + " AND status = :status ORDER BY number", "all", write=False,
+                _SELECT + " AND status = :status ORDER BY number",
+                "all",
+                write=False,
                 status=status,
             )
         return [self._row(r) for r in found]
@@ -682,7 +700,8 @@ class SQLStorage(Storage):
         out = dict.fromkeys(STATUSES, 0)
         found = self._one(
             "SELECT status, count(*) FROM seminas_trials WHERE study = :study GROUP BY status",
-            "all", write=False,
+            "all",
+            write=False,
         )
         for status, n in found:
             out[status] = int(n)
@@ -702,8 +721,9 @@ class SQLStorage(Storage):
 
         def resolve(conn: sa.Connection) -> TrialRow | None:
             found = self._exec(
-                conn, _SELECT + " AND claim = :token AND worker = :worker AND "
-                "status = 'running'", **params,
+                conn,
+                _SELECT + " AND claim = :token AND worker = :worker AND status = 'running'",
+                **params,
             ).first()
             return None if found is None else self._row(found)
 
@@ -726,11 +746,16 @@ class SQLStorage(Storage):
         return None if found is None else self._row(found)
 
     def heartbeat(self, number: int, worker: str, lease_seconds: float) -> bool:
-        return self._one(
-            f"UPDATE seminas_trials SET lease_until = {_NOW} + :lease WHERE study = :study "
-            f"AND number = :n AND worker = :worker AND status = 'running'",
-            n=int(number), worker=worker, lease=float(lease_seconds),
-        ) == 1
+        return (
+            self._one(
+                f"UPDATE seminas_trials SET lease_until = {_NOW} + :lease WHERE study = :study "
+                f"AND number = :n AND worker = :worker AND status = 'running'",
+                n=int(number),
+                worker=worker,
+                lease=float(lease_seconds),
+            )
+            == 1
+        )
 
     def _held_as(self, number: int, worker: str, status: str) -> Callable[[sa.Connection], Any]:
         """Resolves a lost COMMIT of finish/fail: the row has the new status under ``worker``
@@ -738,8 +763,12 @@ class SQLStorage(Storage):
 
         def resolve(conn: sa.Connection) -> bool | None:
             got = self._exec(
-                conn, "SELECT 1 FROM seminas_trials WHERE study = :study AND number = :n AND "
-                "worker = :worker AND status = :status", n=number, worker=worker, status=status,
+                conn,
+                "SELECT 1 FROM seminas_trials WHERE study = :study AND number = :n AND "
+                "worker = :worker AND status = :status",
+                n=number,
+                worker=worker,
+                status=status,
             ).first()
             return True if got is not None else None
 
@@ -778,23 +807,35 @@ class SQLStorage(Storage):
         attempts: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
         extra = dumps({"gave_up": True, "attempts": list(attempts or [])}) if final else None
-        return self._one(
-            f"UPDATE seminas_trials SET status = 'failed', finished = {_NOW}, "
-            f"lease_until = NULL, error = :error, extra = coalesce(CAST(:extra AS text), extra) "
-            f"WHERE study = :study AND number = :n AND worker = :worker AND status = 'running'",
-            resolve=self._held_as(int(number), worker, "failed"),
-            n=int(number), worker=worker, error=error, extra=extra,
-        ) == 1
+        return (
+            self._one(
+                f"UPDATE seminas_trials SET status = 'failed', finished = {_NOW}, "
+                f"lease_until = NULL, error = :error, "
+                f"extra = coalesce(CAST(:extra AS text), extra) "
+                f"WHERE study = :study AND number = :n AND worker = :worker AND status = 'running'",
+                resolve=self._held_as(int(number), worker, "failed"),
+                n=int(number),
+                worker=worker,
+                error=error,
+                extra=extra,
+            )
+            == 1
+        )
 
     def note_failure(self, number: int, worker: str, error: str) -> bool:
-        return self._one(
-            "UPDATE seminas_trials SET attempts = attempts + 1, error = :error "
-            "WHERE study = :study AND number = :n AND worker = :worker AND status = 'running'",
-            # a lost COMMIT is not redone: an attempt counted twice would be worse than one
-            # left uncounted, and the executor reports the error itself anyway
-            resolve=lambda conn: True,
-            n=int(number), worker=worker, error=error,
-        ) == 1
+        return (
+            self._one(
+                "UPDATE seminas_trials SET attempts = attempts + 1, error = :error "
+                "WHERE study = :study AND number = :n AND worker = :worker AND status = 'running'",
+                # a lost COMMIT is not redone: an attempt counted twice would be worse than one
+                # left uncounted, and the executor reports the error itself anyway
+                resolve=lambda conn: True,
+                n=int(number),
+                worker=worker,
+                error=error,
+            )
+            == 1
+        )
 
     def release(self, workers: Sequence[str]) -> int:
         if not workers:
@@ -810,7 +851,8 @@ class SQLStorage(Storage):
         found = self._one(
             "SELECT DISTINCT worker FROM seminas_trials WHERE study = :study AND "
             "status = 'running' AND worker IS NOT NULL ORDER BY worker",
-            "all", write=False,
+            "all",
+            write=False,
         )
         return [r[0] for r in found]
 
@@ -820,8 +862,9 @@ class SQLStorage(Storage):
 
         def work(conn: sa.Connection) -> int:
             failed = self._exec(
-                conn, "SELECT number, extra FROM seminas_trials WHERE study = :study AND "
-                "status = 'failed' ORDER BY number FOR UPDATE"
+                conn,
+                "SELECT number, extra FROM seminas_trials WHERE study = :study AND "
+                "status = 'failed' ORDER BY number FOR UPDATE",
             ).all()
             # the "gave_up" member of the extra JSON, as TrialRow.gave_up reads it
             again = [n for n, extra in failed if not _gave_up(extra)]
@@ -842,16 +885,20 @@ class SQLStorage(Storage):
         found = self._one(
             "SELECT number, iteration, created, state IS NOT NULL FROM seminas_checkpoints "
             "WHERE study = :study ORDER BY number",
-            "all", write=False,
+            "all",
+            write=False,
         )
         return [(int(a), int(b), float(c), bool(d)) for a, b, c, d in found]
 
     def load_checkpoint(self, number: int | None = None) -> Checkpoint | None:
-        base = ("SELECT number, iteration, created, rng, state FROM seminas_checkpoints "
-                "WHERE study = :study")
+        base = (
+            "SELECT number, iteration, created, rng, state FROM seminas_checkpoints "
+            "WHERE study = :study"
+        )
         if number is None:
             found = self._one(
-                base + " AND state IS NOT NULL ORDER BY number DESC LIMIT 1", "first",
+                base + " AND state IS NOT NULL ORDER BY number DESC LIMIT 1",
+                "first",
                 write=False,
             )
         else:
@@ -874,17 +921,21 @@ class SQLStorage(Storage):
 
         def resolve(conn: sa.Connection) -> int | None:  # a worker id names one session
             return self._exec(
-                conn, "SELECT max(id) FROM seminas_sessions WHERE study = :study AND "
-                "worker = :worker AND pid = :pid AND kind = :kind", **params,
+                conn,
+                "SELECT max(id) FROM seminas_sessions WHERE study = :study AND "
+                "worker = :worker AND pid = :pid AND kind = :kind",
+                **params,
             ).scalar()
 
-        return int(self._one(
-            f"INSERT INTO seminas_sessions (study, kind, worker, host, pid, started, status) "
-            f"VALUES (:study, :kind, :worker, :host, :pid, {_NOW}, 'running') RETURNING id",
-            "scalar",
-            resolve=resolve,
-            **params,
-        ))
+        return int(
+            self._one(
+                f"INSERT INTO seminas_sessions (study, kind, worker, host, pid, started, status) "
+                f"VALUES (:study, :kind, :worker, :host, :pid, {_NOW}, 'running') RETURNING id",
+                "scalar",
+                resolve=resolve,
+                **params,
+            )
+        )
 
     def update_session(
         self,
@@ -918,9 +969,11 @@ class SQLStorage(Storage):
                 )
             if phases:
                 conn.execute(
-                    _text("INSERT INTO seminas_phase_times (session, phase, seconds) "
-                          "VALUES (:i, :p, :sec) ON CONFLICT (session, phase) "
-                          "DO UPDATE SET seconds = excluded.seconds"),
+                    _text(
+                        "INSERT INTO seminas_phase_times (session, phase, seconds) "
+                        "VALUES (:i, :p, :sec) ON CONFLICT (session, phase) "
+                        "DO UPDATE SET seconds = excluded.seconds"
+                    ),
                     [{"i": int(session), "p": p, "sec": float(s)} for p, s in phases.items()],
                 )
 
@@ -931,19 +984,23 @@ class SQLStorage(Storage):
         found = self._one(
             "SELECT id, kind, worker, host, pid, started, ended, status, evaluated, replayed, "
             "replay_seconds FROM seminas_sessions WHERE study = :study ORDER BY id",
-            "all", write=False,
+            "all",
+            write=False,
         )
         return [SessionRow(*r) for r in found]
 
     def phase_seconds(self, kinds: Sequence[str] | None = None) -> dict[str, float]:
-        sql = ("SELECT p.phase, sum(p.seconds) FROM seminas_phase_times p JOIN seminas_sessions s "
-               "ON s.id = p.session WHERE s.study = :study")
+        sql = (
+            "SELECT p.phase, sum(p.seconds) FROM seminas_phase_times p JOIN seminas_sessions s "
+            "ON s.id = p.session WHERE s.study = :study"
+        )
         params: dict[str, Any] = {}
         if kinds is not None:
             sql += " AND s.kind = ANY(:kinds)"
             params["kinds"] = list(kinds)
-        found = self._one(sql + " GROUP BY p.phase ORDER BY min(p.seq)", "all", write=False,
-                          **params)
+        found = self._one(
+            sql + " GROUP BY p.phase ORDER BY min(p.seq)", "all", write=False, **params
+        )
         return {phase: float(s) for phase, s in found}
 
 
