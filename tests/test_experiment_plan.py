@@ -149,3 +149,16 @@ def test_the_documented_example_file_is_valid() -> None:
                           "weaknas-ablation.toml")
     assert [v.label or v.strategy for v in exp.variants] == ["weaknas", "weaknas-top20", "re"]
     assert exp.budget == 300 and exp.seeds == "0-99"
+
+
+def test_a_bad_second_dataset_is_refused_before_the_first_bench_runs(tmp_path: Path,
+                                                                     capsys) -> None:
+    from seminas.cli import main
+
+    path = tmp_path / "exp.toml"
+    path.write_text('[experiment]\ndatasets = ["cifar10", "mnist"]\nbudget = 5\nseeds = "0"\n'
+                    'out = "runs/exp"\n\n[[variant]]\nstrategy = "rs"\n')
+    assert main(["experiment", "run", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mnist" in err
+    assert not (tmp_path / "runs").exists()  # nothing ran

@@ -224,9 +224,12 @@ def _bench_overrides(items: list[str] | None, strategies: str) -> dict[str, dict
 def cmd_experiment_run(args: argparse.Namespace) -> int:
     """Every bench of an experiment file, one after the other (each resumable)."""
     from seminas.experiments.plan import describe, load_experiment
-    from seminas.harness import DEFAULT_BUDGETS, bench
+    from seminas.harness import DEFAULT_BUDGETS, bench, make_specs
 
     exp = load_experiment(args.file)
+    for dataset in exp.datasets:  # every bench checked before the first one runs for hours
+        make_specs(exp.space, dataset, list(exp.variants), exp.budget, exp.seeds,
+                   fidelity=exp.fidelity, data_dir=args.data_dir, preset=exp.preset)
     for line in describe(exp):
         print(line, flush=True)
     if args.dry_run:

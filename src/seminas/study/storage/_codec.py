@@ -47,3 +47,12 @@ def as_float(value: Any) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+def given_up_extra(final: bool, attempts: Any) -> str | None:
+    """The ``extra`` JSON a failure stores when the query is given up for good (``final``): the
+    ``gave_up`` flag that :attr:`TrialRow.gave_up` reads and every failed attempt; else None,
+    which keeps the row's extra as it was."""
+    if not final:
+        return None
+    return dumps({"gave_up": True, "attempts": list(attempts or [])})

@@ -54,7 +54,7 @@ from seminas.study.storage._base import (
     StudyWarning,
     TrialRow,
 )
-from seminas.study.storage._codec import as_float, dumps, from_blob, to_blob
+from seminas.study.storage._codec import as_float, dumps, from_blob, given_up_extra, to_blob
 
 DEFAULT_STUDY = "default"  # the study of a URL without ?study=
 RECONNECT_SECONDS = 60.0  # how long a lost connection is retried before a method gives up
@@ -806,7 +806,7 @@ class SQLStorage(Storage):
         final: bool = False,
         attempts: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
-        extra = dumps({"gave_up": True, "attempts": list(attempts or [])}) if final else None
+        extra = given_up_extra(final, attempts)
         return (
             self._one(
                 f"UPDATE seminas_trials SET status = 'failed', finished = {_NOW}, "

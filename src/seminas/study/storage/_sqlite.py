@@ -40,7 +40,7 @@ from seminas.study.storage._base import (
     StudyNotReady,
     TrialRow,
 )
-from seminas.study.storage._codec import as_float, dumps, from_blob, to_blob
+from seminas.study.storage._codec import as_float, dumps, from_blob, given_up_extra, to_blob
 
 APPLICATION_ID = 0x534D4E53  # "SMNS", stored in the SQLite file header
 
@@ -593,7 +593,7 @@ class SQLiteStorage(Storage):
         final: bool = False,
         attempts: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
-        extra = dumps({"gave_up": True, "attempts": list(attempts or [])}) if final else None
+        extra = given_up_extra(final, attempts)
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE trials SET status = 'failed', finished = ?, lease_until = NULL, error = ?, "
