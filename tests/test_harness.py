@@ -303,8 +303,8 @@ def test_bench_runs_nas_bench_101_from_an_official_file(tmp_path: Path, capsys) 
 
     data = tmp_path / "data"
     (data / "nasbench101").mkdir(parents=True)
-    write_synthetic_nb101(data / "nasbench101" / "nasbench_only108.tfrecord",
-                          synthetic_specs(200, seed=0), seed=0)
+    write_synthetic_nb101(data / "nasbench101" / "nasbench_full.tfrecord",
+                          synthetic_specs(200, seed=0), seed=0, epochs=(12, 108))
     out = tmp_path / "bench"
     argv = ["--data-dir", str(data), "bench", "--space", "nb101", "--strategies", "re,rs",
             "--budget", "25", "--seeds", "0-1", "--workers", "1", "--quiet", "--out", str(out)]
@@ -319,3 +319,13 @@ def test_bench_runs_nas_bench_101_from_an_official_file(tmp_path: Path, capsys) 
     capsys.readouterr()
     with pytest.raises(SeminasError, match="has no datasets"):
         make_benchmark("nb101", "cifar10", data_dir=data)
+    # --epochs is the table's fidelity, and the official file comes from the data directory
+    out12 = tmp_path / "bench12"
+    code = main(["--data-dir", str(data), "bench", "--space", "nb101", "--strategies", "rs",
+                 "--epochs", "12", "--budget", "5", "--seeds", "0", "--workers", "1", "--quiet",
+                 "--out", str(out12)])
+    assert code == 0, capsys.readouterr().err
+    assert {ln["fidelity"] for ln in read_results(out12)} == {12}
+    assert main(["bench", "--space", "nb101", "--nb101-file", "x.tfrecord", "--strategies", "rs",
+                 "--budget", "5", "--seeds", "0", "--quiet", "--out", str(tmp_path / "b3")]) == 2
+    assert "pass --data-dir DIR instead of --nb101-file" in capsys.readouterr().err

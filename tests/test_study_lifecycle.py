@@ -303,6 +303,15 @@ def test_a_study_whose_every_evaluation_failed_is_shown_stopped(tmp_path, capsys
     assert data["state"] == "stopped" and data["stopped"].startswith("stopped: every evaluation")
     assert [s["status"] for s in data["sessions"]] == ["stopped", "finished"]
 
+    # resumed, the study is no longer stopped while it runs: its workers keep claiming
+    study = Study.open(db)
+    seen = []
+    with LocalExecutor(1, FaultPolicy(retries=0), start_method="fork") as executor:
+        run_study(study, evaluator, executor=executor,
+                  on_start=lambda backend: seen.append(study.storage.get_state("stopped")))
+    study.close()
+    assert seen == [None]
+
 
 def test_sigterm_is_handled_like_ctrl_c(tmp_path, nb201_data):
     """SLURM and Kubernetes stop a job with SIGTERM: the study records the interruption, the

@@ -16,8 +16,7 @@ from typing import Any
 
 from seminas.errors import SeminasError
 from seminas.registry import EvaluatorEntry, NetworkEntry, SpaceEntry
-
-NB101_SIZE = 423_624  # cells of the official table; a smaller table restricts the space
+from seminas.spaces.nb101_enum import NB101_SIZE  # a smaller table restricts the space
 
 
 # -- seminas query ------------------------------------------------------------------------------

@@ -168,8 +168,19 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from seminas.cli_input import refuse_inapplicable
     from seminas.harness import bench
+    from seminas.options import given_options
 
     refuse_inapplicable(args, "table")
+    given = given_options(args)
+    if "nb101_file" in given:
+        raise SeminasError("bench reads the NAS-Bench-101 file from the data directory: put it in "
+                           "DIR/nasbench101/ and pass --data-dir DIR instead of --nb101-file")
+    fidelity = args.fidelity
+    if "epochs" in given:  # a table's epochs are its fidelity (NAS-Bench-101: 4, 12, 36, 108)
+        if "fidelity" in given and args.fidelity != args.epochs:
+            raise SeminasError(f"--epochs {args.epochs} and --fidelity {args.fidelity} disagree: "
+                               f"give one")
+        fidelity = args.epochs
     out = bench(
         args.space,
         args.dataset,
@@ -180,7 +191,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         workers=args.workers,
         preset=args.preset,
         overrides=_bench_overrides(args.set, args.strategies),
-        fidelity=args.fidelity,
+        fidelity=fidelity,
         data_dir=args.data_dir,
         command="seminas " + shlex.join(sys.argv[1:]),
         progress=not args.quiet,
@@ -392,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quiet", action="store_true")
     bench.add_argument("--set", action="append", metavar="[NAME.]KEY=VALUE",
                        help="strategy option for every strategy that has KEY, or for NAME only; "
-                       "a variant of one strategy: --strategies 'weaknas,weaknas[top_k=50]'")
+                       "a variant of one strategy: --strategies 'weaknas,weaknas[top_m=50]'")
     bench.set_defaults(func=cmd_bench)
     experiment = sub.add_parser("experiment", help="a whole comparison from one TOML file")
     experiment_sub = experiment.add_subparsers(dest="experiment_command", required=True)
@@ -432,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C; SIGTERM where a command maps it (bench)
         print(getattr(exc, "message", "") or "interrupted", file=sys.stderr)
-        return 128 + int(getattr(exc, "signum", 2))  # 130, or 143 for SIGTERM
+        from seminas.lifecycle import exit_code
+
+        return exit_code(exc)  # 130, or 143 for SIGTERM
     except BrokenPipeError:
         return 0
 

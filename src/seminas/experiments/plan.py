@@ -18,7 +18,7 @@ strategy = "weaknas"
 [[variant]]
 strategy = "weaknas"
 label = "weaknas-top50"               # optional: the row's name in tables and plots
-set = { top_k = 50 }                  # option overrides, validated like `--set`
+set = { top_m = 50 }                  # option overrides, validated like `--set`
 ```
 
 A variant is a strategy with an optional preset and option overrides; two variants of the same
@@ -95,18 +95,18 @@ class Experiment:
 
     path: Path
     space: str
-    datasets: tuple[str, ...]
+    datasets: tuple[str | None, ...]
     budget: int
     seeds: str
     out: Path
     variants: tuple[Variant, ...]
     preset: str | None = None
-    fidelity: int = 200
+    fidelity: int | None = None
     workers: int | None = None
     budgets: tuple[int, ...] | None = None
 
-    def bench_dir(self, dataset: str) -> Path:
-        return self.out / dataset if len(self.datasets) > 1 else self.out
+    def bench_dir(self, dataset: str | None) -> Path:
+        return self.out / str(dataset) if len(self.datasets) > 1 else self.out
 
 
 def _need(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -139,10 +139,13 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
                            f"{', '.join(sorted(_EXPERIMENT_KEYS))})")
     if "datasets" in exp and "dataset" in exp:
         raise SeminasError(f"{where}: give `datasets` or `dataset`, not both")
-    datasets = exp.get("datasets", [exp.get("dataset", "cifar10")])
+    # no dataset given: the space's own default (NAS-Bench-101 has none)
+    datasets = exp.get("datasets", [exp.get("dataset")])
     if isinstance(datasets, str):
         datasets = [datasets]
-    if not datasets or not all(isinstance(d, str) and d for d in datasets):
+    if datasets == [None]:
+        pass
+    elif not datasets or not all(isinstance(d, str) and d for d in datasets):
         raise SeminasError(f"{where}: `datasets` must be a non-empty list of names")
     budget = _need(exp, "budget", int, where)
     if budget < 1:
@@ -194,8 +197,8 @@ def load_experiment(path: str | os.PathLike) -> Experiment:
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
         raise SeminasError(f"{path}: two variants are named {dupes[0]!r}; give each a `label`")
-    fidelity = exp.get("fidelity", 200)
-    if not isinstance(fidelity, int):
+    fidelity = exp.get("fidelity")  # None: the space's default (NB201 200, NB101 108 epochs)
+    if fidelity is not None and not isinstance(fidelity, int):
         raise SeminasError(f"{where}: `fidelity` must be an integer")
     preset = exp.get("preset")
     if preset is not None and not isinstance(preset, str):
@@ -220,8 +223,8 @@ def describe(exp: Experiment) -> list[str]:
     rows = []
     for dataset in exp.datasets:
         names = ", ".join(v.label or v.strategy for v in exp.variants)
-        rows.append(f"{exp.space}/{dataset}: {names}; budget {exp.budget}, seeds {exp.seeds} "
-                    f"-> {exp.bench_dir(dataset)}")
+        rows.append(f"{exp.space}/{dataset or 'default'}: {names}; budget {exp.budget}, "
+                    f"seeds {exp.seeds} -> {exp.bench_dir(dataset)}")
     return rows
 
 

@@ -378,7 +378,8 @@ def fill_prediction_diagnostics(ctx: SearchContext, evaluator: Evaluator) -> Non
     for probe in probes:
         truth = [lookup(a).search_metric for a in probe["archs"]]
         tau = float(kendalltau(probe["predicted"], truth)[0])
-        by_iteration.setdefault(probe["iteration"], {})[probe["key"]] = tau
+        if probe["iteration"] in by_iteration:  # recorded by the strategy's own diagnostics
+            by_iteration[probe["iteration"]][probe["key"]] = tau
 
 
 def run_search(

@@ -442,6 +442,8 @@ def run_study(
         reseed(study.seed)
     release_dead_claims(storage)
     storage.retry_failed()
+    # a resumed study is no longer stopped: workers waiting on it must keep claiming
+    storage.set_state("stopped", None)
     backend = StudyBackend(study, evaluator, local=local, lease=lease, executor=executor)
     if on_start is not None:
         on_start(backend)

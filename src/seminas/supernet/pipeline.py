@@ -134,8 +134,9 @@ def shape_fields(widths: tuple[int, ...], multiplier: float) -> dict[str, Any]:
 
 
 def validate_config(cfg: PipelineConfig) -> MobileNetSpace:
-    """Fail fast, in one line, on anything a user can get wrong; the constrained space."""
-    check_data_source(cfg.data, cfg.data_dir)
+    """Fail fast, in one line, on anything a user can get wrong; the constrained space. The
+    settings are checked before the data, so a wrong setting is named even where the data
+    is missing."""
     if cfg.sharing not in ("nested", "independent"):
         raise SeminasError(f"sharing must be nested or independent, got {cfg.sharing!r}")
     if cfg.sampling not in ("pool", "uniform"):
@@ -149,7 +150,9 @@ def validate_config(cfg: PipelineConfig) -> MobileNetSpace:
     from seminas.strategies import make_strategy
 
     make_strategy("seminas", cfg.preset, **cfg.overrides)  # unknown preset/option: one line
-    return MobileNetSpace(cfg.max_flops)
+    space = MobileNetSpace(cfg.max_flops)
+    check_data_source(cfg.data, cfg.data_dir)
+    return space
 
 
 def _write_json(path: Path, obj: Any) -> None:

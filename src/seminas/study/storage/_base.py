@@ -20,6 +20,7 @@ with one line that names the study and what to do.
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,6 +94,16 @@ class TrialRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in TRIAL_FIELDS}
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> TrialRow:
+        """A row from a database's columns in :data:`TRIAL_FIELDS` order (``arch``,
+        ``encoding`` and ``extra`` as JSON text), the same for every implementation."""
+        data = dict(zip(TRIAL_FIELDS, values, strict=True))
+        data["arch"] = json.loads(data["arch"])
+        data["encoding"] = json.loads(data["encoding"])
+        data["extra"] = json.loads(data["extra"]) if data["extra"] else {}
+        return cls(**data)
 
 
 TRIAL_FIELDS = tuple(TrialRow.__dataclass_fields__)

@@ -611,11 +611,7 @@ class SQLStorage(Storage):
     # -- trials ------------------------------------------------------------------------------
     @staticmethod
     def _row(values: Sequence[Any]) -> TrialRow:
-        data = dict(zip(TRIAL_FIELDS, values, strict=True))
-        data["arch"] = json.loads(data["arch"])
-        data["encoding"] = json.loads(data["encoding"])
-        data["extra"] = json.loads(data["extra"]) if data["extra"] else {}
-        return TrialRow(**data)
+        return TrialRow.from_values(values)
 
     def propose(
         self,

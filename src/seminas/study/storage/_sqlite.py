@@ -433,11 +433,7 @@ class SQLiteStorage(Storage):
     # -- trials ------------------------------------------------------------------------------
     @staticmethod
     def _row(values: sqlite3.Row | tuple) -> TrialRow:
-        data = dict(zip(TRIAL_FIELDS, values, strict=True))
-        data["arch"] = json.loads(data["arch"])
-        data["encoding"] = json.loads(data["encoding"])
-        data["extra"] = json.loads(data["extra"]) if data["extra"] else {}
-        return TrialRow(**data)
+        return TrialRow.from_values(values)
 
     _SELECT = f"SELECT {', '.join(TRIAL_FIELDS)} FROM trials"
 
