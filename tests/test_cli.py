@@ -34,7 +34,17 @@ def test_data_dir_resolution(monkeypatch, tmp_path):
     assert data_dir() == tmp_path
     assert data_dir(tmp_path / "x") == tmp_path / "x"
     monkeypatch.delenv("SEMINAS_DATA")
-    assert data_dir().name == "data" and data_dir().parent.name == "shared"
+    # then the first default directory that exists: ../shared/data beside a source checkout
+    # (the development machines), else the per-user data directory (a fresh machine)
+    from seminas.data import checkout_data_dir, user_data_dir
+
+    assert not user_data_dir().is_dir()  # conftest points it at an empty folder
+    shared = checkout_data_dir()
+    if shared is not None:
+        assert data_dir() == shared
+        assert data_dir().name == "data" and data_dir().parent.name == "shared"
+    else:
+        assert data_dir() == user_data_dir()
 
 
 def test_data_check_on_real_data(capsys, nb201):
