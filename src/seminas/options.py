@@ -23,7 +23,7 @@ import numbers
 import os
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -433,16 +433,6 @@ class Given(argparse.Action):
         namespace._given = given
 
 
-def refuse_inapplicable(
-    namespace: argparse.Namespace, rules: Mapping[str, tuple[str, str]]
-) -> None:
-    """``rules``: option dest -> (flag, why it does not apply); refuse the first one given."""
-    given = given_options(namespace)
-    for dest, (flag, why) in rules.items():
-        if dest in given:
-            raise SeminasError(f"{flag} does not apply here: {why}")
-
-
 __all__ = [
     "Given",
     "OptionError",
@@ -460,7 +450,6 @@ __all__ = [
     "opt",
     "parse_overrides",
     "refuse",
-    "refuse_inapplicable",
     "seed_type",
     "spec_of",
     "undeclared",
