@@ -152,7 +152,7 @@ def test_bench_out_whose_results_file_is_a_directory_is_refused(capsys, tmp_path
 
 
 def test_bench_api_checks_its_directory_before_any_run(tmp_path):
-    from seminas.harness import bench
+    from seminas.experiments.bench import bench
 
     (tmp_path / "b" / "summary.md").mkdir(parents=True)
     with pytest.raises(SeminasError, match="summary.md should be a file"):
@@ -163,7 +163,7 @@ def test_bench_api_checks_its_directory_before_any_run(tmp_path):
 def test_every_out_option_declares_its_kind():
     """A command with ``--out`` is checked by kind; the table names each one explicitly."""
     from seminas.cli import build_parser
-    from seminas.cli_input import OUTPUT_KINDS, leaf_parsers, output_kind
+    from seminas.cli.input import OUTPUT_KINDS, leaf_parsers, output_kind
 
     with_out = {
         p.prog: output_kind(p) for p in leaf_parsers(build_parser()) if output_kind(p) is not None
@@ -264,7 +264,7 @@ def test_budget_above_the_space_is_refused_up_front(capsys, tmp_path, nb201, str
 
 
 def test_budget_above_the_space_is_refused_by_the_api_and_the_bench(tmp_path, nb201):
-    from seminas.harness import make_specs
+    from seminas.experiments.bench import make_specs
     from seminas.strategies import make_strategy, run_search
 
     with pytest.raises(SeminasError, match="more than the 15,625 architectures"):
@@ -482,7 +482,7 @@ def test_data_dir_after_the_subcommand_finds_real_data(capsys, nb201):
 def test_warnings_are_one_line_without_source_paths(tmp_path, nb201):
     """A bench directory whose last line was cut by a kill: the CLI warns in one line (it used
     to print ``harness.py:443: HarnessWarning: ...`` and the code line)."""
-    from seminas.harness import make_specs, run_one
+    from seminas.experiments.bench import make_specs, run_one
 
     out = tmp_path / "b"
     out.mkdir()

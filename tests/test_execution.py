@@ -324,3 +324,22 @@ def test_ray_tasks_give_the_local_results_and_survive_faults(ray_instance, tmp_p
     for trial in result.trials:
         if trial.arch_id in serial:
             assert trial.search_metric == serial[trial.arch_id]
+
+
+def test_a_bench_on_ray_gives_the_local_result(ray_instance, tmp_path, capsys):
+    """``seminas bench --executor ray``: each run one Ray task, the same lines as local."""
+    from seminas.experiments.bench import read_results
+
+    argv = ["bench", "--space", "nb201", "--strategies", "rs,re", "--budget", "8", "--seeds",
+            "0-1", "--workers", "2", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "local")]) == 0
+    assert main([*argv, "--executor", "ray", "--run-timeout", "120", "--out",
+                 str(tmp_path / "ray")]) == 0, capsys.readouterr().err
+    assert ray_instance.is_initialized()  # an instance it did not start is left running
+
+    def lines(out: str) -> dict:
+        return {(ln["config_key"], ln["seed"]): {k: v for k, v in ln.items() if k != "wall_seconds"}
+                for ln in read_results(tmp_path / out)}
+
+    local, ray = lines("local"), lines("ray")
+    assert len(local) == 4 and ray == local

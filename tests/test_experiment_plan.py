@@ -95,7 +95,7 @@ def test_bench_compares_variants_of_one_strategy(tmp_path: Path, capsys) -> None
     """`--strategies` takes variants and `--set` applies to the strategies that have the option:
     two configurations of one strategy become two rows with their own results."""
     from seminas.cli import main
-    from seminas.harness import read_results
+    from seminas.experiments.bench import read_results
 
     _need_nb201()
     out = tmp_path / "bench"
@@ -123,7 +123,7 @@ def test_bench_compares_variants_of_one_strategy(tmp_path: Path, capsys) -> None
 
 def test_experiment_file_runs_every_bench_and_resumes(tmp_path: Path, capsys) -> None:
     from seminas.cli import main
-    from seminas.harness import read_results
+    from seminas.experiments.bench import read_results
 
     _need_nb201()
     path = tmp_path / "exp.toml"

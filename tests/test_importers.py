@@ -36,9 +36,10 @@ from seminas.benchmarks.nb201_table import N_CELLS, NB201Table, load_embedded, m
 from seminas.errors import SeminasError
 from seminas.importers import arch_results, import_path
 from seminas.importers.builder import TableBuilder, curve_name
-from seminas.importers.readers import Progress, read_nats_dir, read_pickle_file, read_torch
+from seminas.importers.readers import read_nats_dir, read_pickle_file, read_torch
 from seminas.importers.safe_pickle import RefusedPickle, RestrictedUnpickler, StreamingUnpickler
 from seminas.importers.sniff import sniff
+from seminas.progress import Progress
 
 RICH_CELLS = (0, 1, 2, 6111, 15624)
 BOMB = bytes.fromhex(

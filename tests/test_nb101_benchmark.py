@@ -11,7 +11,7 @@ import google_crc32c
 import numpy as np
 import pytest
 
-import seminas.benchmarks.nb101 as nb101_module
+import seminas.benchmarks.nb101.convert as nb101_convert
 from seminas.benchmarks.nb101 import (
     NB101Benchmark,
     NB101SubsetBenchmark,
@@ -26,7 +26,7 @@ from seminas.benchmarks.tfrecord import (
     masked_crc32c,
     write_tfrecords,
 )
-from seminas.data import NB101_OFFICIAL_HINT, data_dir
+from seminas.data import NB101_OFFICIAL_HINT, cache_dir, data_dir
 from seminas.errors import (
     DataNotFoundError,
     SeminasError,
@@ -273,15 +273,34 @@ def test_low_fidelity_budget_and_missing_budget(tables, specs):
         NB101Benchmark(tables["full"], epochs=200)
 
 
+def test_conversion_reports_its_bytes_to_a_progress_and_draws_nothing(tables, capfd):
+    from seminas.benchmarks.nb101 import load_table
+    from seminas.progress import CallbackProgress
+
+    seen: list = []
+    progress = CallbackProgress(lambda *a: seen.append(("start", *a)),
+                                lambda n, note: seen.append(("advance", n)),
+                                lambda: seen.append(("finish",)))
+    size = tables["full"].stat().st_size
+    _, _, built = load_table(tables["full"], progress=progress)
+    assert built and seen[0] == ("start", "converting nasbench_full.tfrecord (once)", size,
+                                 "bytes")
+    assert seen[-1] == ("finish",)
+    assert sum(e[1] for e in seen if e[0] == "advance") == size  # every byte, once
+    assert capfd.readouterr().err == ""
+    seen.clear()
+    assert not load_table(tables["full"], progress=progress)[2] and seen == []  # from the cache
+
+
 def test_cache_is_built_once_then_reused(tables, monkeypatch):
     first = NB101Benchmark(tables["full"])
     assert first.cache_built and first.cache_path.is_file()
-    assert first.cache_path.parent.parent == Path(nb101_module.cache_dir())
+    assert first.cache_path.parent.parent == Path(cache_dir())
 
     def no_reading(*args, **kwargs):
         raise AssertionError("the tfrecord file was read again")
 
-    monkeypatch.setattr(nb101_module, "iter_tfrecords", no_reading)
+    monkeypatch.setattr(nb101_convert, "iter_tfrecords", no_reading)
     second = NB101Benchmark(tables["full"], epochs=36)
     assert not second.cache_built and second.cache_path == first.cache_path
     assert second.lookup_hash(first.table.hash_at(0)).arch_id == first.table.hash_at(0)

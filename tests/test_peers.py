@@ -85,7 +85,7 @@ def test_registered_with_presets_for_each_space():
 
 def test_the_harness_runs_them_with_their_space_preset():
     """A bench-wide preset they lack (SemiNAS's ``fast``) leaves them on their ``nb201`` one."""
-    from seminas.harness import make_specs
+    from seminas.experiments.bench import make_specs
 
     for preset in (None, "fast", "nb201"):
         specs = make_specs("nb201", "cifar10", ["seminas", *PEERS], 50, "0", preset=preset)

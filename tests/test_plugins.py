@@ -319,7 +319,7 @@ def test_in_process_registration(nb201) -> None:
 
 def test_builtin_wiring_comes_from_the_registry(nb201) -> None:
     """The look-ups that replaced the name branches give what the branches gave."""
-    from seminas.harness import make_benchmark, normalise_space
+    from seminas.experiments.bench import make_benchmark, normalise_space
     from seminas.networks import network_settings
     from seminas.predictors.catalog import catalog_for
     from seminas.predictors.encoding import features, nb201_features

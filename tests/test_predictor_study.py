@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from conftest import need
 
-from seminas import predictor_study as st
 from seminas.cli import main
+from seminas.errors import SeminasError
+from seminas.experiments import predictor_study as st
 from seminas.spaces import nb101_enum as ne
 
 # Resolved at import, before conftest points SEMINAS_CACHE at a temporary directory: a valid
@@ -62,8 +63,7 @@ def enum(tmp_path_factory):
 def test_study_writes_its_files_and_resumes(tmp_path, enum):
     need("nasbench101/subset-20k.csv")
     out = tmp_path / "study"
-    grid = {"ns": [80], "ms": [0, 300], "seeds": [0], "max_steps": 15, "progress": False,
-            "enumeration": enum}
+    grid = {"ns": [80], "ms": [0, 300], "seeds": [0], "max_steps": 15, "enumeration": enum}
     first = st.run_study(out, **grid)
     assert (first.cells, first.new_cells) == (4, 4)
     raw_lines = [json.loads(x) for x in (out / st.RESULTS_FILE).read_text().splitlines()]
@@ -97,7 +97,7 @@ def test_study_writes_its_files_and_resumes(tmp_path, enum):
     old = json.loads(raw[-1])
     assert redone["kendall_tau"] == old["kendall_tau"]  # same seed, same cells, same fit
     # other settings never mix into the same directory
-    with pytest.raises(st.SeminasError, match="other settings"):
+    with pytest.raises(SeminasError, match="other settings"):
         st.run_study(out, **{**grid, "max_steps": 16})
 
 

@@ -226,6 +226,37 @@ def write_folder(root, n_per_class=8, size=(32, 32), classes=("a", "b"), seed=0)
     return root
 
 
+def test_spawned_training_reports_rank_zeros_progress_to_the_parent(tmp_path):
+    """Rank 0 of a spawned job reports its steps (and the image folder it reads) through a
+    queue; the parent hands them to its own Progress, which may draw them."""
+    from seminas.progress import CallbackProgress
+
+    calls = []
+    progress = CallbackProgress(
+        on_start=lambda what, total, unit: calls.append(("start", what, total, unit)),
+        on_advance=lambda n, note: calls.append(("advance", n, note)),
+        on_finish=lambda: calls.append(("finish",)),
+    )
+    folder = write_folder(tmp_path / "imgs", n_per_class=4)
+    job = TrainJob(
+        data=DataSpec(str(folder), image_size=32, heldout=0.25),
+        shape={"widths": TINY.widths, "stem": TINY.stem, "first": TINY.first, "head": TINY.head},
+        recipe=SupernetRecipe(epochs=1, batch_size=2),
+        out=str(tmp_path / "supernet.pt"),
+        max_flops=600_000_000,
+        log_every=1,
+    )
+    (rank,) = spawn_local(job, 1, str(tmp_path / "ranks"), progress=progress)
+    starts = [c for c in calls if c[0] == "start"]
+    assert [c[1] for c in starts] == [
+        "reading train images", "reading val images", "supernet training (1 process(es))"
+    ]
+    assert starts[-1][2:] == (rank["steps"], "steps")
+    steps = [c for c in calls[calls.index(starts[-1]):] if c[0] == "advance"]
+    assert sum(c[1] for c in steps) == rank["steps"]
+    assert steps[-1][2].startswith("loss ") and calls[-1] == ("finish",)
+
+
 def test_ddp_two_cpu_processes_keep_replicas_identical(tmp_path):
     """Two processes, gloo backend, DistributedDataParallel with path sampling: after a few
     steps every replica holds the same weights, and rank 0's checkpoint hands the supernet to a
@@ -258,6 +289,7 @@ def test_ddp_two_cpu_processes_keep_replicas_identical(tmp_path):
 def test_pipeline_end_to_end_on_a_tiny_folder_and_resume(tmp_path):
     """All three stages on 64 generated images (one process), then a second call that finds
     every stage done and returns the same results without training anything."""
+    from seminas.progress import CallbackProgress
     from seminas.supernet.pipeline import config_from_preset, run_pipeline
 
     folder = write_folder(tmp_path / "imgs", n_per_class=32)
@@ -267,7 +299,12 @@ def test_pipeline_end_to_end_on_a_tiny_folder_and_resume(tmp_path):
         overrides={"initial": 3, "per_iteration": 1, "unlabeled": 10, "pretrain_epochs": 2,
                    "epochs": 2, "top_k": 3, "max_step": 3},
     )
-    res = run_pipeline(cfg, tmp_path / "out", quiet=True, command="test")
+    phases: list[str] = []
+    res = run_pipeline(cfg, tmp_path / "out", command="test",
+                       progress=CallbackProgress(on_start=lambda what, *_: phases.append(what)))
+    assert {"supernet: scoring random paths", "search: scoring on the supernet",
+            "re-scoring on the final supernet"} <= set(phases)  # reported, not drawn
+    assert any(p.startswith("from scratch") for p in phases)
     roles = [r["role"] for r in res["architectures"]]
     assert roles[:3] == ["chosen", "random", "mobilenet-v2-like"] and len(roles) >= 4
     assert res["chosen_respects_limit"] and res["search"]["max_trial_flops"] <= 600_000_000
@@ -282,9 +319,9 @@ def test_pipeline_end_to_end_on_a_tiny_folder_and_resume(tmp_path):
     assert [(r["stage"], r["item"]) for r in stages[1:3]] == [("supernet", 0), ("search", 0)]
     assert sorted(r["item"] for r in stages[3:] if r["stage"] == "scratch") == list(
         range(len(roles)))
-    again = run_pipeline(cfg, tmp_path / "out", quiet=True, command="test")
+    again = run_pipeline(cfg, tmp_path / "out", command="test")
     assert again["architectures"] == res["architectures"]
     assert again["wall_seconds_this_session"]["total_this_session"] < 20
     with pytest.raises(SeminasError, match="different configuration"):
         run_pipeline(config_from_preset("tiny", data=str(folder), image_size=32, seed=1),
-                     tmp_path / "out", quiet=True)
+                     tmp_path / "out")

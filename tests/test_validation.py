@@ -310,7 +310,7 @@ def test_plain_dataclass_config_is_checked_by_its_annotations():
 
 
 def test_bench_refuses_bad_overrides_before_any_run(tmp_path, nb201):
-    from seminas.harness import bench
+    from seminas.experiments.bench import bench
 
     with pytest.raises(SeminasError, match="strategy 'rs': batch_size must be"):
         bench("nb201", "cifar10", "rs", 5, "0", tmp_path / "b", overrides={"rs": {"batch_size": 0}})

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from seminas.errors import SeminasError
+from seminas.progress import Progress
 from seminas.registry import EvaluatorEntry, NetworkEntry, SpaceEntry
 from seminas.spaces.nb101_enum import NB101_SIZE  # a smaller table restricts the space
 
@@ -27,7 +28,7 @@ def default_query(entry: SpaceEntry, args: argparse.Namespace) -> tuple[Any, Any
     from seminas.registry import CLI_OPTIONS, make_evaluator
 
     options = {k: getattr(args, k, None) for k in CLI_OPTIONS}
-    bench = make_evaluator(entry.name, data_dir=args.data_dir, progress=False, **options)
+    bench = make_evaluator(entry.name, data_dir=args.data_dir, **options)
     if getattr(args, "hash", None) is not None:
         raise SeminasError(f"--hash is for nb101; a {entry.name} query takes --arch or --index")
     if getattr(args, "index", None) is not None:
@@ -116,11 +117,12 @@ def nb101_table(
     epochs: int,
     seed: int,
     data_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> Any:
     """The official table. When it holds every cell, the space samples uniformly from the cached
     enumeration; a partial table (a fixture, a subset) restricts the space to its own cells so
-    that no strategy proposes a cell the table cannot answer."""
+    that no strategy proposes a cell the table cannot answer. Converting the file and building
+    the enumeration (each once per machine) report to ``progress``."""
     from seminas.benchmarks.nb101 import NB101Benchmark
     from seminas.spaces.nb101 import NB101Space, SpecPool
 
@@ -204,7 +206,7 @@ def build_table(
     space: SpaceEntry,
     options: Mapping[str, Any],
     data_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> Any:
     return space.make_table(options, data_dir=data_dir, progress=progress)
 
@@ -213,7 +215,7 @@ def build_training(
     space: SpaceEntry,
     options: Mapping[str, Any],
     data_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
 ) -> Any:
     from seminas.training.evaluator import TrainingEvaluator
 

@@ -41,6 +41,7 @@ from seminas.errors import SeminasError
 
 if TYPE_CHECKING:
     from seminas.benchmarks.base import Evaluator
+    from seminas.progress import Progress
     from seminas.spaces.base import SearchSpace
     from seminas.strategies.base import Strategy
 
@@ -136,7 +137,8 @@ class SpaceEntry:
     - ``space()``: a fresh space (the whole space; a table may restrict its own copy).
     - ``table(data_dir=..., progress=..., **options)``: its tabular benchmark, an
       :class:`~seminas.benchmarks.base.Evaluator` (``evaluator="table"``), taking the options
-      named in ``table_options`` (with their defaults; a study stores exactly these).
+      named in ``table_options`` (with their defaults; a study stores exactly these);
+      ``progress`` is a :class:`~seminas.progress.Progress` to report long work to, or None.
       ``check_table_options(options) -> options`` normalises them or raises a
       :class:`~seminas.errors.SeminasError` before any work starts.
     - ``network``: a :class:`NetworkEntry` for real training (``evaluator="train"``).
@@ -182,7 +184,7 @@ class SpaceEntry:
         self,
         options: Mapping[str, Any] | None = None,
         data_dir: str | os.PathLike | None = None,
-        progress: bool = True,
+        progress: Progress | None = None,
     ) -> Evaluator:
         if self.table is None:
             raise SeminasError(
@@ -575,11 +577,13 @@ def make_evaluator(
     evaluator: str | None = "table",
     *,
     data_dir: str | os.PathLike | None = None,
-    progress: bool = True,
+    progress: Progress | None = None,
     **options: Any,
 ) -> Evaluator:
     """The evaluator of kind ``evaluator`` for ``space`` with ``options`` (see
-    :func:`evaluator_spec`); ``data_dir`` is this machine's data directory."""
+    :func:`evaluator_spec`); ``data_dir`` is this machine's data directory, ``progress`` a
+    :class:`seminas.progress.Progress` for long first-time work (converting a table, an
+    enumeration); None: silent."""
     spec = evaluator_spec(space, evaluator, **options)
     name = spec.pop("space")
     kind = evaluator_entry(spec.pop("evaluator", "table"))

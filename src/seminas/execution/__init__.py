@@ -1,11 +1,15 @@
-"""Where evaluations run: a local process pool or a Ray cluster, with the same fault handling.
+"""Where evaluations (and a bench's runs) run: a local process pool or a Ray cluster, with the
+same fault handling.
 
 - :class:`~seminas.execution.local.LocalExecutor` (``--executor local``, the default):
   ``--workers N`` processes on this machine.
 - :class:`~seminas.execution.ray_executor.RayExecutor` (``--executor ray``): each evaluation a
   Ray task on an existing cluster (``--ray-address auto`` or ``HOST:PORT``) or a local instance.
 - :class:`~seminas.execution.backend.ExecutorBackend` plugs either into a search; a study uses
-  one through :func:`seminas.study.run_study` (``executor=``).
+  one through :func:`seminas.study.run_study` (``executor=``); a bench runs each of its searches
+  as one job (:mod:`seminas.experiments.bench`). What a job does is the executor's
+  :class:`~seminas.execution.base.Work` (an evaluator is wrapped in
+  :class:`~seminas.execution.base.EvaluatorWork`).
 
 Fault semantics (``--eval-timeout``, ``--retries``, dead workers) are in
 :mod:`seminas.execution.base`; what a search does with a given-up candidate is in
@@ -19,10 +23,12 @@ from typing import Any
 
 _EXPORTS = {
     "AttemptFailure": "base",
+    "EvaluatorWork": "base",
     "Executor": "base",
     "FaultPolicy": "base",
     "Job": "base",
     "Outcome": "base",
+    "Work": "base",
     "ExecutorBackend": "backend",
     "failed_record": "backend",
     "LocalExecutor": "local",

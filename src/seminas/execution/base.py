@@ -1,24 +1,28 @@
-"""What every executor shares: jobs, attempts, the fault policy, and the bookkeeping around them.
+"""What every executor shares: jobs, work, attempts, the fault policy, and the bookkeeping.
 
-An executor evaluates *jobs* (one candidate architecture each) on several workers and hands back
-one :class:`Outcome` per job, as each finishes. Subclasses only provide worker slots
-(:meth:`Executor._launch`, :meth:`Executor._wait`, :meth:`Executor._kill`); the fault semantics
-live here, identical for every executor:
+An executor runs *jobs* on several workers and hands back one :class:`Outcome` per job, as each
+finishes. What a job means is up to the :class:`Work` the executor is started with: a small
+picklable object sent once to every worker, whose :meth:`Work.run` does one job there. An
+:class:`EvaluatorWork` evaluates one candidate architecture per job (a search, a study); a
+bench's work runs one whole search per job (:mod:`seminas.experiments.bench.work`). Subclasses
+only provide worker slots (:meth:`Executor._launch`, :meth:`Executor._wait`,
+:meth:`Executor._kill`); the fault semantics live here, identical for every executor and work:
 
-- an **attempt fails** when the evaluation raises, returns a non-finite search metric (NaN,
-  infinity) or runs longer than ``timeout`` seconds (the evaluation is then killed, not merely
-  abandoned). A failed attempt is reported through ``on_failure`` as it happens and retried,
-  up to ``retries`` more times, with the *same* seed: a transient fault (a timeout under load,
-  a lost machine) then gives exactly the result an undisturbed run gives, and a deterministic
-  one (a diverging training) fails again and is given up;
-- a **worker that dies** mid-evaluation (killed, out of memory, a crashed Ray node) is detected
-  and its job re-queued at the front; this uses no retry, but a job whose evaluation killed
-  ``max_requeues + 1`` workers is given up (it most likely crashes its process itself);
-- a **given-up job** still yields an :class:`Outcome`, with ``record = None`` and every failed
+- an **attempt fails** when the work raises, returns a result its :meth:`Work.check` refuses
+  (for an evaluator: a non-finite search metric) or runs longer than ``timeout`` seconds (the
+  work is then killed, not merely abandoned). A failed attempt is reported through
+  ``on_failure`` as it happens and retried, up to ``retries`` more times, with the *same*
+  job: a transient fault (a timeout under load, a lost machine) then gives exactly the result an
+  undisturbed run gives, and a deterministic one (a diverging training) fails again and is given
+  up;
+- a **worker that dies** mid-job (killed, out of memory, a crashed Ray node) is detected and its
+  job re-queued at the front; this uses no retry, but a job that killed ``max_requeues + 1``
+  workers is given up (it most likely crashes its process itself);
+- a **given-up job** still yields an :class:`Outcome`, with ``result = None`` and every failed
   attempt, so that callers record it and go on. Nothing finished is ever lost or re-run.
 
-A cached result (an evaluator with ``cached_record``, such as the training evaluator) is answered
-at submission without using a worker.
+A result the work already has (:meth:`Work.cached`, e.g. the training evaluator's cache) is
+answered at submission without using a worker.
 """
 
 from __future__ import annotations
@@ -50,19 +54,83 @@ class FaultPolicy:
         if self.retries < 0:
             raise SeminasError(f"--retries must be 0 or more, got {self.retries}")
         if self.timeout is not None and not self.timeout > 0:
-            raise SeminasError(f"--eval-timeout must be a positive number of seconds, got "
-                               f"{self.timeout}")
+            raise SeminasError(f"a timeout (--eval-timeout, --run-timeout) must be a positive "
+                               f"number of seconds, got {self.timeout}")
         if self.max_requeues < 0:
             raise SeminasError(f"max_requeues must be 0 or more, got {self.max_requeues}")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One evaluation to run: ``key`` identifies it to the caller (e.g. the query number)."""
+    """One unit of work: ``key`` identifies it to the caller (e.g. the query number), ``payload``
+    is what the work runs on (an architecture, a bench's run spec; it must pickle)."""
 
     key: int
-    arch: Any  # validated, in the space's own type (must pickle)
-    query: int | None = None  # passed to ``evaluator.evaluate(arch, query=...)``
+    payload: Any
+    query: int | None = None  # an evaluator's query number (``evaluate(arch, query=...)``)
+
+    @property
+    def arch(self) -> Any:
+        """The payload of an evaluation job: the candidate architecture."""
+        return self.payload
+
+
+class Work(ABC):
+    """What an executor runs: sent once to each worker (so it must pickle), :meth:`setup` there
+    once, then :meth:`run` once per job. The parent keeps its own copy for :meth:`cached` and
+    :meth:`check`."""
+
+    def setup(self) -> None:  # noqa: B027 - optional hook, no-op default
+        """Once per worker, before its first job (loading data, say): not part of any job's
+        time, so a timeout measures the job alone."""
+
+    @abstractmethod
+    def run(self, job: Job) -> Any:
+        """Do ``job`` in a worker and return its result (picklable, not None); an exception is
+        a failed attempt."""
+
+    def cached(self, job: Job) -> Any | None:
+        """A result known without running ``job`` (answered at submission), else None."""
+        return None
+
+    def check(self, result: Any) -> tuple[str, str] | None:
+        """``(kind, one line)`` when ``result`` must count as a failed attempt, else None."""
+        return None
+
+    def use_threads(self, threads: int) -> None:  # noqa: B027 - optional hook, no-op default
+        """A worker granted ``threads`` CPUs (a Ray task's request) may use them all."""
+
+
+class EvaluatorWork(Work):
+    """An :class:`~seminas.benchmarks.base.Evaluator` as work: one evaluation per job, and a
+    non-finite search metric is a failed attempt."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+
+    def run(self, job: Job) -> Record:
+        return self.evaluator.evaluate(job.payload, query=job.query)
+
+    def cached(self, job: Job) -> Record | None:
+        lookup = getattr(self.evaluator, "cached_record", None)
+        return lookup(job.payload) if callable(lookup) else None
+
+    def check(self, result: Any) -> tuple[str, str] | None:
+        metric = getattr(result, "search_metric", None)
+        try:
+            finite = metric is not None and math.isfinite(float(metric))
+        except (TypeError, ValueError):
+            finite = False
+        return None if finite else ("non-finite", f"search metric is {metric!r}")
+
+    def use_threads(self, threads: int) -> None:
+        if threads > 1 and isinstance(getattr(self.evaluator, "threads", None), int):
+            self.evaluator.threads = threads  # a training uses the CPUs its task asked for
+
+
+def as_work(target: Work | Evaluator) -> Work:
+    """``target`` itself if it is work, else the evaluator wrapped in :class:`EvaluatorWork`."""
+    return target if isinstance(target, Work) else EvaluatorWork(target)
 
 
 @dataclass(frozen=True)
@@ -89,13 +157,18 @@ class AttemptFailure:
 
 @dataclass
 class Outcome:
-    """What became of a job: a record, or ``None`` after every attempt failed."""
+    """What became of a job: its result, or ``None`` after every attempt failed."""
 
     job: Job
-    record: Record | None
+    result: Any | None
     failures: list[AttemptFailure] = field(default_factory=list)
     cached: bool = False
     worker: str | None = None  # where the successful attempt ran (e.g. ray:PID@IP/NODE)
+
+    @property
+    def record(self) -> Record | None:
+        """The result of an evaluation job: its record."""
+        return self.result
 
     @property
     def key(self) -> int:
@@ -103,7 +176,7 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return self.record is None
+        return self.result is None
 
     def error(self) -> str:
         """The last failure, in one line."""
@@ -145,7 +218,8 @@ class Executor(ABC):
             raise SeminasError(f"--workers must be at least 1, got {workers}")
         self.workers = int(workers)
         self.faults = faults or FaultPolicy()
-        self.evaluator: Evaluator | None = None
+        self.work: Work | None = None
+        self._target: Any = None  # what start() was given (the work, or an evaluator)
         self.on_failure: Callable[[Job, AttemptFailure], None] | None = None
         self._states: dict[int, _State] = {}
         self._queue: deque[int] = deque()
@@ -155,21 +229,29 @@ class Executor(ABC):
                       "worker_deaths": 0}
 
     # -- life cycle ---------------------------------------------------------------------------
-    def start(self, evaluator: Evaluator) -> None:
-        """Start the workers for ``evaluator`` (idempotent for the same evaluator)."""
-        if self.evaluator is evaluator:
+    @property
+    def evaluator(self) -> Evaluator | None:
+        """The evaluator the executor was started with (None for other work)."""
+        return self.work.evaluator if isinstance(self.work, EvaluatorWork) else None
+
+    def start(self, target: Work | Evaluator) -> None:
+        """Start the workers for ``target``, a :class:`Work` or an evaluator (idempotent for the
+        same one)."""
+        if self._target is target:
             return
-        if self.evaluator is not None:
+        if self.work is not None:
             self.close()
-        self.evaluator = evaluator
+        self._target = target
+        self.work = as_work(target)
         self._start()
 
     def close(self) -> None:
         """Stop every worker; unfinished jobs are dropped."""
         self.cancel_all()
-        if self.evaluator is not None:
+        if self.work is not None:
             self._stop()
-        self.evaluator = None
+        self.work = None
+        self._target = None
 
     def __enter__(self) -> Executor:
         return self
@@ -188,17 +270,15 @@ class Executor(ABC):
         return max(0, self.workers - len(self._running) - len(self._queue))
 
     def submit(self, job: Job) -> None:
-        if self.evaluator is None:
+        if self.work is None:
             raise RuntimeError("start the executor before submitting jobs")
         if job.key in self._states:
             raise ValueError(f"job {job.key} is already submitted")
-        lookup = getattr(self.evaluator, "cached_record", None)
-        if callable(lookup):
-            record = lookup(job.arch)
-            if record is not None:
-                self.stats["cached"] += 1
-                self._ready.append(Outcome(job, record, cached=True))
-                return
+        known = self.work.cached(job)
+        if known is not None:
+            self.stats["cached"] += 1
+            self._ready.append(Outcome(job, known, cached=True))
+            return
         self._states[job.key] = _State(job)
         self._queue.append(job.key)
 
@@ -304,19 +384,17 @@ class Executor(ABC):
             return
         self._running.discard(key)
         if kind == "ok":
-            record = payload
-            metric = getattr(record, "search_metric", None)
-            try:
-                finite = metric is not None and math.isfinite(float(metric))
-            except (TypeError, ValueError):
-                finite = False
-            if not finite:
-                self._fail(state, "non-finite", f"search metric is {metric!r}")
+            assert self.work is not None
+            refused = ("error", "the work returned no result") if payload is None else (
+                self.work.check(payload)
+            )
+            if refused is not None:
+                self._fail(state, *refused)
                 return
             del self._states[key]
             self.stats["evaluated"] += 1
             self._ready.append(
-                Outcome(state.job, record, list(state.failures), worker=state.worker)
+                Outcome(state.job, payload, list(state.failures), worker=state.worker)
             )
         elif kind == "error":
             self._fail(state, "error", str(payload))
@@ -366,7 +444,7 @@ class Executor(ABC):
 
     @abstractmethod
     def _start(self) -> None:
-        """Start workers for ``self.evaluator``."""
+        """Start workers for ``self.work``."""
 
     @abstractmethod
     def _stop(self) -> None:
@@ -374,16 +452,16 @@ class Executor(ABC):
 
     @abstractmethod
     def _launch(self, key: int, job: Job) -> str | None:
-        """Start evaluating ``job`` on a free worker; returns the worker's name."""
+        """Start running ``job`` on a free worker; returns the worker's name."""
 
     @abstractmethod
     def _wait(self, timeout: float | None) -> list[tuple[int, str, Any]]:
         """Wait up to ``timeout`` seconds for events ``(key, "ok"|"error"|"died", payload)``:
-        a record, an error line, or why the worker died."""
+        a result, an error line, or why the worker died."""
 
     @abstractmethod
     def _kill(self, key: int) -> None:
-        """Stop the running evaluation of ``key`` for good (its worker may be replaced)."""
+        """Stop the running job ``key`` for good (its worker may be replaced)."""
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -1,12 +1,13 @@
 """The local executor: a pool of worker processes on this machine.
 
 Each worker is a separate process started with ``spawn`` (a clean interpreter: no inherited
-threads or locks, the same on every platform) that receives the evaluator once, sets torch to
-one thread (``threads``), and then evaluates one job at a time sent over its own pipe. Owning the
-processes -- rather than using ``concurrent.futures`` -- is what makes the fault policy real:
+threads or locks, the same on every platform) that receives the work once (an evaluator, a
+bench's runner: a :class:`~seminas.execution.base.Work`), sets torch to one thread
+(``threads``), and then runs one job at a time sent over its own pipe. Owning the processes --
+rather than using ``concurrent.futures`` -- is what makes the fault policy real:
 
-- a timed-out evaluation is stopped by killing its process (``SIGKILL``), then a fresh worker
-  takes its place; a Python thread could not be stopped;
+- a timed-out job is stopped by killing its process (``SIGKILL``); a fresh worker takes its
+  place when the next job needs one; a Python thread could not be stopped;
 - a worker that dies (its sentinel fires or its pipe breaks) is noticed at once; its job is
   re-queued and the worker replaced, while the other workers go on undisturbed
   (``concurrent.futures`` would break the whole pool);
@@ -32,9 +33,9 @@ MAX_FAILED_STARTS = 3  # consecutive worker start failures before the search sto
 
 
 def _worker_main(
-    conn: Connection, evaluator_blob: bytes, threads: int, parent: int, forked_by_server: bool
+    conn: Connection, work_blob: bytes, threads: int, parent: int, forked_by_server: bool
 ) -> None:
-    """A worker process: evaluate jobs from ``conn`` until told to stop (or the parent dies)."""
+    """A worker process: run jobs from ``conn`` until told to stop (or the parent dies)."""
     # an orphan would train on for nobody
     (die_with_process if forked_by_server else die_with_parent)(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -44,8 +45,9 @@ def _worker_main(
         import torch
 
         torch.set_num_threads(threads)
-        evaluator = pickle.loads(evaluator_blob)
-    except BaseException as exc:  # e.g. the evaluator's class cannot be imported here
+        work = pickle.loads(work_blob)
+        work.setup()
+    except BaseException as exc:  # e.g. the work's class cannot be imported here
         conn.send((None, "init-error", one_line(exc)))
         return
     conn.send((None, "ready", os.getpid()))
@@ -56,10 +58,9 @@ def _worker_main(
             return
         if message is STOP:
             return
-        key, arch, query = message
+        key = message.key
         try:
-            record = evaluator.evaluate(arch, query=query)
-            reply = (key, "ok", record)
+            reply = (key, "ok", work.run(message))
         except Exception as exc:  # every failure goes back as one line
             reply = (key, "error", one_line(exc))
         try:
@@ -83,7 +84,7 @@ class _Worker:
         child.close()
         self.conn: Connection = parent
         self.key: int | None = None
-        self.ready = False  # set when the process has loaded the evaluator
+        self.ready = False  # set when the process has loaded (and set up) the work
 
     @property
     def name(self) -> str:
@@ -121,7 +122,7 @@ class LocalExecutor(Executor):
         return _Worker(self._ctx, self._blob, self.threads, self._started)
 
     def _start(self) -> None:
-        self._blob = pickle.dumps(self.evaluator)
+        self._blob = pickle.dumps(self.work)
         self._pool = []  # started on first need: a fully cached search starts no process
 
     def _stop(self) -> None:
@@ -142,7 +143,7 @@ class LocalExecutor(Executor):
         return [w.proc.pid for w in self._pool if w.proc.pid is not None]
 
     def worker_of(self, key: int) -> int | None:
-        """Process id of the worker evaluating job ``key``, if it is running."""
+        """Process id of the worker running job ``key``, if it is running."""
         for w in self._pool:
             if w.key == key:
                 return w.proc.pid
@@ -157,18 +158,20 @@ class LocalExecutor(Executor):
         for i, w in enumerate(self._pool):
             if w.key is None and w.ready:
                 try:
-                    w.conn.send((key, job.arch, job.query))
+                    w.conn.send(job)
                 except (BrokenPipeError, OSError):
                     w.kill()  # died while idle: replace it and use the new one
                     w = self._pool[i] = self._new_worker()
-                    w.conn.send((key, job.arch, job.query))
+                    w.conn.send(job)
                 w.key = key
                 return w.name
         raise RuntimeError("no free worker")  # pragma: no cover - guarded by _has_free_slot
 
     def _replace(self, w: _Worker) -> None:
+        """End ``w``; a new worker is started when a queued job needs one (not at once: a
+        job killed while the executor closes must not start a process nobody uses)."""
         w.kill()
-        self._pool[self._pool.index(w)] = self._new_worker()
+        self._pool.remove(w)
 
     def _wait(self, timeout: float | None) -> list[tuple[int, str, Any]]:
         objects: list[Any] = []
@@ -216,7 +219,7 @@ class LocalExecutor(Executor):
 
             raise SeminasError(
                 f"worker processes fail to start ({self._failed_starts} times; last: {why}); "
-                f"the evaluator must be importable and picklable"
+                f"the work (an evaluator, a bench run) must be importable and picklable"
             )
         self._replace(w)
 

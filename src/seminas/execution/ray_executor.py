@@ -1,17 +1,17 @@
-"""The Ray executor: every evaluation is a Ray task on an existing cluster (or a local instance).
+"""The Ray executor: every job is a Ray task on an existing cluster (or a local instance).
 
 Each attempt is one task with its resource request (``num_cpus``, ``num_gpus``), so Ray places it
-on a node with room; at most ``workers`` tasks are in flight at once. The evaluator is put in
-the object store once; each Ray worker process unpickles it once and keeps it (loaded data and
-all) for the tasks it runs later.
+on a node with room; at most ``workers`` tasks are in flight at once. The work (an evaluator, a
+bench's runner: :class:`~seminas.execution.base.Work`) is put in the object store once; each Ray
+worker process unpickles it once and keeps it (loaded data and all) for the tasks it runs later.
 
 Faults map onto the common policy (:mod:`seminas.execution.base`): an exception raised by the
-evaluation (``RayTaskError``) is a failed attempt; a task still running after the timeout is
+work (``RayTaskError``) is a failed attempt; a task still running after the timeout is
 cancelled with ``force=True``, which kills its worker process; a worker or node that dies
 (``WorkerCrashedError``, ``NodeDiedError``, ...) re-queues the job. Ray's own task retries are
 switched off (``max_retries=0``) so that every attempt is counted and recorded here.
 
-Where each evaluation ran is its worker name, ``ray:PID@NODE_IP/NODE_ID``, kept with its record
+Where each job ran is its worker name, ``ray:PID@NODE_IP/NODE_ID``, kept with its record
 (``extra["worker"]``) and with every failed attempt.
 
 Addresses: ``None`` starts a private local instance (stopped on close); ``"auto"`` joins the
@@ -31,31 +31,29 @@ from collections.abc import Iterator
 from typing import Any
 
 from seminas.errors import SeminasError
-from seminas.execution.base import Executor, FaultPolicy, Job, one_line
+from seminas.execution.base import Executor, FaultPolicy, Job, Work, one_line
 
-_EVALUATORS: dict[str, Any] = {}  # per Ray worker process: token -> evaluator, loaded once
+_WORK: dict[str, Work] = {}  # per Ray worker process: token -> work, loaded once
 
 
-def _ray_evaluate(
-    evaluator: Any, token: str, arch: Any, query: int | None, threads: int
-) -> Iterator[tuple[str, Any]]:
+def _ray_evaluate(work: Work, token: str, job: Job, threads: int) -> Iterator[tuple[str, Any]]:
     """The body of one Ray task (a streaming generator): first ``("started", where)`` once the
-    worker is ready -- the timeout counts from there -- then ``("done", record)``. ``where`` is
+    worker is ready -- the timeout counts from there -- then ``("done", result)``. ``where`` is
     ``PID@NODE_IP/NODE_ID`` (the node id's first 12 digits): two raylets on one machine share
     the IP, so the id tells the nodes apart."""
     import ray
     import torch
 
     torch.set_num_threads(max(1, threads))
-    kept = _EVALUATORS.get(token)
+    kept = _WORK.get(token)
     if kept is None:
-        _EVALUATORS.clear()  # a new search: forget the previous evaluator and its data
-        _EVALUATORS[token] = kept = evaluator
-        if threads > 1 and isinstance(getattr(kept, "threads", None), int):
-            kept.threads = threads  # a training uses the CPUs its task asked for
+        _WORK.clear()  # a new search or bench: forget the previous work and its data
+        work.use_threads(threads)
+        work.setup()  # before "started": set-up time is not part of the first job's timeout
+        _WORK[token] = kept = work
     node_id = ray.get_runtime_context().get_node_id() or "?"
     yield "started", f"{os.getpid()}@{ray.util.get_node_ip_address()}/{node_id[:12]}"
-    yield "done", kept.evaluate(arch, query=query)
+    yield "done", kept.run(job)
 
 
 def import_ray() -> Any:
@@ -89,7 +87,7 @@ def check_address(address: str, timeout: float = 3.0) -> None:
 
 
 class RayExecutor(Executor):
-    """Evaluations as Ray tasks (see the module docstring)."""
+    """Jobs as Ray tasks (see the module docstring)."""
 
     kind = "ray"
     reports_start = True
@@ -114,7 +112,7 @@ class RayExecutor(Executor):
         self._owns_ray = False
         self._refs: dict[Any, int] = {}  # in-flight task (a streaming generator) -> job key
         self._token = ""
-        self._evaluator_ref: Any = None
+        self._work_ref: Any = None
         self._remote: Any = None
 
     def _start(self) -> None:
@@ -144,7 +142,7 @@ class RayExecutor(Executor):
             self._owns_ray = True
         self._check_resources()
         self._token = secrets.token_hex(8)
-        self._evaluator_ref = ray.put(self.evaluator)
+        self._work_ref = ray.put(self.work)
         self._remote = ray.remote(
             num_cpus=self.num_cpus, num_gpus=self.num_gpus, max_retries=0
         )(_ray_evaluate)
@@ -164,7 +162,7 @@ class RayExecutor(Executor):
         for ref in list(self._refs):
             self._cancel(ref)
         self._refs.clear()
-        self._evaluator_ref = None
+        self._work_ref = None
         if self._owns_ray:
             self._ray.shutdown()
             self._owns_ray = False
@@ -174,7 +172,7 @@ class RayExecutor(Executor):
 
     def _launch(self, key: int, job: Job) -> str | None:
         threads = max(1, int(self.num_cpus))
-        ref = self._remote.remote(self._evaluator_ref, self._token, job.arch, job.query, threads)
+        ref = self._remote.remote(self._work_ref, self._token, job, threads)
         self._refs[ref] = key
         return "ray"
 

@@ -25,6 +25,40 @@ from seminas.spaces.base import SearchSpace
 ACTIONS = ("ok", "slow", "raise", "nan", "hang", "wait-kill", "exit")
 
 
+def start_attempt(state_dir: Path, name: object) -> int:
+    """Count a new attempt of ``name`` (a marker file, so every process sees it); its number."""
+    n = 1
+    while True:
+        try:
+            fd = os.open(state_dir / f"attempt-{name}-{n}", os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            n += 1
+            continue
+        os.close(fd)
+        return n
+
+
+def attempts(state_dir: Path, name: object) -> int:
+    """How many attempts of ``name`` have started so far (in any process)."""
+    return len(list(state_dir.glob(f"attempt-{name}-*")))
+
+
+def act(action: str, pid_file: Path, what: str) -> None:
+    """Do what a planned fault says (see :data:`ACTIONS`) for ``what`` (an attempt, in words):
+    ``ok`` and ``slow`` return; the others raise, hang, write the process id to ``pid_file`` and
+    wait to be killed, or end the process."""
+    if action == "raise":
+        raise RuntimeError(f"injected failure ({what})")
+    if action == "hang":
+        time.sleep(3600)
+    if action == "wait-kill":
+        pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
+        pid_file.with_suffix(".tmp").rename(pid_file)
+        time.sleep(3600)
+    if action == "exit":
+        os._exit(3)
+
+
 def hashed_score(arch_id: str) -> float:
     """A deterministic pseudo accuracy in [50, 100) from an architecture id."""
     return 50.0 + 50.0 * int(hashlib.sha256(arch_id.encode()).hexdigest()[:8], 16) / 2**32
@@ -60,18 +94,7 @@ class FaultyEvaluator(Evaluator):
 
     def attempts(self, query: int) -> int:
         """How many attempts of ``query`` have started so far (in any process)."""
-        return len(list(self.state_dir.glob(f"attempt-{query}-*")))
-
-    def _start_attempt(self, query: int) -> int:
-        n = 1
-        while True:
-            try:
-                fd = os.open(self.state_dir / f"attempt-{query}-{n}", os.O_CREAT | os.O_EXCL)
-            except FileExistsError:
-                n += 1
-                continue
-            os.close(fd)
-            return n
+        return attempts(self.state_dir, query)
 
     def _record(self, arch: Any) -> Record:
         arch_id = self.space.arch_id(arch)
@@ -83,23 +106,13 @@ class FaultyEvaluator(Evaluator):
         return self._record(arch)
 
     def _evaluate_at(self, arch: Any, query: int) -> Record:
-        n = self._start_attempt(query)
+        n = start_attempt(self.state_dir, query)
         plan = self.faults.get(query, [])
         action = plan[n - 1] if n <= len(plan) else "ok"
-        if action == "raise":
-            raise RuntimeError(f"injected failure (query {query}, attempt {n})")
         if action == "nan":
             record = self._record(arch)
             return Record(record.arch_id, float("nan"), None, cost_seconds=1.0)
-        if action == "hang":
-            time.sleep(3600)
-        if action == "wait-kill":
-            pid_file = self.state_dir / f"pid-{query}"
-            pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
-            pid_file.with_suffix(".tmp").rename(pid_file)
-            time.sleep(3600)
-        if action == "exit":
-            os._exit(3)
+        act(action, self.state_dir / f"pid-{query}", f"query {query}, attempt {n}")
         if action == "slow":
             time.sleep(self.slow)
         return self._evaluate(arch)

@@ -22,7 +22,6 @@ import numpy as np
 
 from seminas.errors import SeminasError
 from seminas.importers.readers import (
-    Progress,
     read_naslib_dir,
     read_nats_dir,
     read_pickle_file,
@@ -30,8 +29,9 @@ from seminas.importers.readers import (
 )
 from seminas.importers.sniff import READS, sniff
 from seminas.importers.summary import ImportSummary
+from seminas.progress import NO_PROGRESS, Progress
 
-__all__ = ["FORMATS", "ImportSummary", "Progress", "import_path", "peak_memory_bytes"]
+__all__ = ["FORMATS", "ImportSummary", "import_path", "peak_memory_bytes"]
 
 # (what, where to get it, example command): for `seminas data import --list` and the README.
 FORMATS: tuple[tuple[str, str, str], ...] = (
@@ -83,13 +83,14 @@ def import_path(
     name: str | None = None,
     progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import one official file or directory into the cache and say what it held.
+    """Import one official file or directory into the cache and say what it held; reading
+    reports to ``progress`` (in bytes or cells), silent by default.
 
     Raises :class:`SeminasError` (one line naming the file and what is wrong) for anything that
     is not a complete benchmark of a known format; nothing is written to the cache then.
     """
     path = Path(path).expanduser()
-    progress = progress or Progress()
+    progress = progress or NO_PROGRESS
     if name is not None and not _NAME.match(name):
         raise SeminasError(
             f"--name {name!r}: use letters, digits, '.', '_' or '-' (it names the cache file)"
@@ -103,16 +104,19 @@ def import_path(
     from seminas.importers.writer import cache_name, write_import
 
     builder = TableBuilder(str(path), load_embedded().arch_strings())
-    if kind in ("torch-zip", "torch-legacy"):
-        result = read_torch(path, kind, builder, progress)
-    elif kind in ("bz2", "pickle"):
-        result = read_pickle_file(path, kind, builder, progress)
-    elif kind == "nats-dir":
-        result = read_nats_dir(path, builder, progress)
-    elif kind == "naslib-dir":
-        result = read_naslib_dir(path, builder, progress)
-    else:  # pragma: no cover - sniff returns only the kinds above
-        raise SeminasError(f"cannot import {path}: {READS}")
+    try:
+        if kind in ("torch-zip", "torch-legacy"):
+            result = read_torch(path, kind, builder, progress)
+        elif kind in ("bz2", "pickle"):
+            result = read_pickle_file(path, kind, builder, progress)
+        elif kind == "nats-dir":
+            result = read_nats_dir(path, builder, progress)
+        elif kind == "naslib-dir":
+            result = read_naslib_dir(path, builder, progress)
+        else:  # pragma: no cover - sniff returns only the kinds above
+            raise SeminasError(f"cannot import {path}: {READS}")
+    finally:
+        progress.finish()
     builder.require_complete()
     built = builder.finish()
     stem = name or cache_name(path)
@@ -146,8 +150,7 @@ def import_path(
 def _import_nb101(path: Path, progress: Progress, started: float) -> ImportSummary:
     from seminas.benchmarks.nb101 import load_table
 
-    # NB101's converter draws its own progress bar (large files, terminal only)
-    table, cache_path, built = load_table(path, progress=None if progress.on_start else False)
+    table, cache_path, built = load_table(path, progress=progress)
     groups = []
     for epochs in table.epochs:
         present = ~np.isnan(table.val[epochs])

@@ -17,7 +17,6 @@ import pickle
 import re
 import struct
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -38,6 +37,7 @@ from seminas.importers.streams import (
     expansion_limit,
     human_bytes,
 )
+from seminas.progress import Progress
 
 TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 TORCH_PROTOCOL = 1001
@@ -53,22 +53,6 @@ _PARSE_ERRORS = (
     struct.error,
     RecursionError,
 )
-
-
-@dataclass
-class Progress:
-    """How far an import is: ``advance(n)`` in the unit of ``start(total, unit)``."""
-
-    on_start: Callable[[str, float, str], None] | None = None
-    on_advance: Callable[[float], None] | None = None
-
-    def start(self, what: str, total: float, unit: str) -> None:
-        if self.on_start is not None:
-            self.on_start(what, total, unit)
-
-    def advance(self, n: float) -> None:
-        if self.on_advance is not None:
-            self.on_advance(n)
 
 
 @dataclass

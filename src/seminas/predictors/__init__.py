@@ -1,5 +1,5 @@
 """Accuracy predictors and their encodings: GBDT (GBDT-NAS), MLP (WeakNAS), and the study of
-whether pseudo-labels improve them (:mod:`seminas.predictor_study`)."""
+whether pseudo-labels improve them (:mod:`seminas.experiments.predictor_study`)."""
 
 from seminas.predictors.gbdt import GBDTParams, GBDTPredictor
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from seminas.data import cache_dir
 from seminas.errors import SeminasError
+from seminas.progress import NO_PROGRESS, Progress
 from seminas.spaces.nb101 import (
     INPUT,
     MAX_EDGES,
@@ -424,9 +425,10 @@ def _build_lock(path: Path) -> Iterator[None]:
 
 
 def load_or_build(
-    path: str | os.PathLike | None = None, progress: bool = True
+    path: str | os.PathLike | None = None, progress: Progress | None = None
 ) -> NB101Enumeration:
-    """The full enumeration from the cache, building (and caching) it the first time.
+    """The full enumeration from the cache, building (and caching) it the first time (a few
+    minutes, reported to ``progress``; silent by default).
 
     A cache file that fails validation is reported with a warning and rebuilt.
     """
@@ -682,13 +684,14 @@ def build(
     max_vertices: int = MAX_VERTICES,
     max_edges: int = MAX_EDGES,
     *,
-    progress: bool = True,
+    progress: Progress | None = None,
     workers: int | None = None,
 ) -> NB101Enumeration:
     """Enumerate every unique cell with at most ``max_vertices`` vertices and ``max_edges`` edges.
 
     Smaller limits give a part of the space (used to test the builder quickly). ``workers``
-    processes hash the cells (default: up to 2, by CPU count; 1 hashes in this process).
+    processes hash the cells (default: up to 2, by CPU count; 1 hashes in this process). Its two
+    phases (graph classes, hashing) report to ``progress``; silent by default.
     """
     if not 2 <= max_vertices <= MAX_VERTICES:
         raise ValueError(f"max_vertices must be in 2..{MAX_VERTICES}, got {max_vertices}")
@@ -697,44 +700,31 @@ def build(
     if workers is None:
         workers = min(2, _cpu_count())
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        disable=not progress,
-        transient=False,
-    )
+    # a caller still passing the old bool gets silence, not an AttributeError
+    report = progress if isinstance(progress, Progress) else NO_PROGRESS
     tasks: list[tuple[int, tuple[tuple[int, int], ...], np.ndarray]] = []
-    with bar:
+    try:
         sizes = range(2, max_vertices + 1)
-        graphs = bar.add_task("NAS-Bench-101: graph classes", total=len(sizes))
+        report.start("NAS-Bench-101: graph classes", len(sizes), "vertex counts")
         for n in sizes:
             tasks.extend((n, edges, labs) for edges, labs in _classes(n, max_edges))
-            bar.advance(graphs)
+            report.advance()
+        report.finish()
         total = sum(len(t[2]) for t in tasks)
-        hashing = bar.add_task("NAS-Bench-101: hashing cells", total=total)
+        report.start("NAS-Bench-101: hashing cells", total, "cells")
         batches = _batches(tasks, size=_BATCH_CELLS)
         results: list[list[list[str]]] = []
         if workers > 1 and len(batches) > 1:
             with _pool(workers) as pool:
                 for batch, hashed in zip(batches, pool.map(_hash_batch, batches), strict=True):
                     results.append(hashed)
-                    bar.advance(hashing, sum(len(t[2]) for t in batch))
+                    report.advance(sum(len(t[2]) for t in batch))
         else:
             for batch in batches:
                 results.append(_hash_batch(batch))
-                bar.advance(hashing, sum(len(t[2]) for t in batch))
+                report.advance(sum(len(t[2]) for t in batch))
+    finally:
+        report.finish()
 
     masks = np.zeros(total, dtype=np.uint32)
     num_vertices = np.zeros(total, dtype=np.uint8)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from seminas.progress import Progress
 from seminas.study.storage import Storage, StudyError, TrialRow, open_storage
 
 # Config entries that only name things and never change the search.
@@ -207,8 +208,9 @@ class Study:
 
         return make_strategy(self.config["strategy"], None, **self.config["options"])
 
-    def evaluator(self, data_dir: str | None = None, progress: bool = False) -> Any:
-        """The evaluator the config describes, reading data from ``data_dir`` (this machine's)."""
+    def evaluator(self, data_dir: str | None = None, progress: Progress | None = None) -> Any:
+        """The evaluator the config describes, reading data from ``data_dir`` (this machine's);
+        first-time work (converting a table) reports to ``progress``."""
         from seminas.benchmarks.factory import make_evaluator
 
         spec = dict(self.config["evaluator"])

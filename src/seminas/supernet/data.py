@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from seminas.errors import SeminasError
+from seminas.progress import Progress
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -381,19 +382,20 @@ class DataSpec:
     stream: bool = False  # stream an image folder from disk (ImageNet) instead of loading it
     workers: int = 8  # data-loading processes when streaming
 
-    def open(self) -> BatchSource:
+    def open(self, progress: Progress | None = None) -> BatchSource:
+        """The batches; an image folder read into memory reports to ``progress``."""
         if self.stream:
             return FolderSource(
                 self.source, self.image_size or 224, self.heldout, self.seed, self.workers
             )
-        data, train_idx, held_idx = self.load()
+        data, train_idx, held_idx = self.load(progress)
         return TensorSource.from_image_data(data, train_idx, held_idx)
 
-    def load(self):
+    def load(self, progress: Progress | None = None):
         """(ImageData, train indices, held-out indices) for in-memory data."""
         from seminas.training.data import load_image_data, split_validation
 
-        data = load_image_data(self.source, self.data_dir, self.image_size)
+        data = load_image_data(self.source, self.data_dir, self.image_size, progress)
         fraction = self.heldout if self.heldout < 1 else self.heldout / len(data.x_train)
         train_idx, held_idx = split_validation(data, fraction, self.seed)
         return data, train_idx, held_idx

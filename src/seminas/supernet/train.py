@@ -35,6 +35,7 @@ import torch.distributed as dist
 from torch import nn
 
 from seminas.errors import SeminasError
+from seminas.progress import NO_PROGRESS, Progress
 from seminas.spaces.mobilenet import MobileNetArch, MobileNetSpace, NetworkShape
 from seminas.supernet.data import BatchSource
 from seminas.supernet.model import MobileNet, strip_ddp_prefix
@@ -405,18 +406,20 @@ class TrainJob:
     extra_steps: int = 0
 
 
-def run_train_job(job: TrainJob, quiet: bool = False) -> dict[str, Any]:
+def run_train_job(job: TrainJob, progress: Progress | None = None) -> dict[str, Any]:
     """Train under whatever process group the environment describes; rank 0 saves the
-    checkpoint to ``job.out`` and returns a summary (other ranks return theirs too)."""
+    checkpoint to ``job.out``, reports its steps to ``progress`` and returns a summary (other
+    ranks return theirs too). Prints nothing: the command line shows the summary."""
     import warnings
 
     # channels-last 1x1 weights have other strides than their gradients: harmless for DDP
     warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     info = init_distributed()
+    report = (progress or NO_PROGRESS) if info.is_main else NO_PROGRESS
     try:
         if info.device == "cpu":
             torch.set_num_threads(max(1, job.threads))
-        source = job.data.open()
+        source = job.data.open(report)
         shape = network_shape(job.shape, source)
         space = MobileNetSpace(job.max_flops)
         torch.manual_seed(job.seed)
@@ -437,21 +440,18 @@ def run_train_job(job: TrainJob, quiet: bool = False) -> dict[str, Any]:
         remaining = own_steps - trainer.step
         chunk = max(1, min(job.log_every, trainer.steps_per_epoch))
         what = "supernet" if arch is None else "network"
-        with _progress(info.is_main and not quiet) as bar:
-            task = bar.add_task(
-                f"{what} training ({info.world_size} process(es))", total=own_steps,
-                completed=trainer.step, stats="",
-            )
+        report.start(f"{what} training ({info.world_size} process(es))", own_steps, "steps")
+        try:
+            report.advance(trainer.step)  # steps done before a resume
             while remaining > 0:
                 n = min(chunk, remaining)
                 stats = trainer.train_steps(n, sampler)
                 remaining -= n
                 history.append({"step": trainer.step, **stats})
-                bar.update(
-                    task, completed=trainer.step,
-                    stats=f"loss {stats['loss']:.3f}  train acc {stats['acc']:.1f}%",
-                )
+                report.advance(n, f"loss {stats['loss']:.3f}  train acc {stats['acc']:.1f}%")
                 trainer.save(job.out)
+        finally:
+            report.finish()
         trainer.save(job.out)
         seconds = time.perf_counter() - start
         held = test = None
@@ -460,11 +460,6 @@ def run_train_job(job: TrainJob, quiet: bool = False) -> dict[str, Any]:
             tests = getattr(source, "test_batches", None)
             if tests is not None:
                 test = _accuracy_or_none(model, arch, tests(256), info.device)
-            if not quiet:
-                print(
-                    f"held-out accuracy {'-' if held is None else f'{held:.2f}%'}, "
-                    f"test accuracy {'-' if test is None else f'{test:.2f}%'}"
-                )
         if info.distributed:
             dist.barrier()
         return {
@@ -481,21 +476,6 @@ def run_train_job(job: TrainJob, quiet: bool = False) -> dict[str, Any]:
         close_distributed()
 
 
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("steps  {task.fields[stats]}"),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        disable=not enabled,
-    )
-
-
 def network_shape(fields: dict[str, Any], source: BatchSource) -> NetworkShape:
     """The network for ``source``: its class count, its resolution, CIFAR strides at 32x32."""
     d = dict(fields)
@@ -506,12 +486,38 @@ def network_shape(fields: dict[str, Any], source: BatchSource) -> NetworkShape:
     return NetworkShape(**d)
 
 
-def _spawn_entry(rank: int, world: int, port: int, job: TrainJob, out_dir: str) -> None:
+class _QueuedProgress(Progress):
+    """Rank 0's reports in a spawned process, sent to the parent (see :func:`spawn_local`)."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def start(self, what: str, total: float | None = None, unit: str = "") -> None:
+        self._queue.put(("start", (what, total, unit)))
+
+    def advance(self, n: float = 1, note: str | None = None) -> None:
+        self._queue.put(("advance", (n, note)))
+
+    def finish(self) -> None:
+        self._queue.put(("finish", ()))
+
+
+def _relay(queue: Any, progress: Progress) -> None:
+    """Hand the reports waiting in ``queue`` to ``progress``."""
+    while not queue.empty():
+        method, args = queue.get()
+        getattr(progress, method)(*args)
+
+
+def _spawn_entry(
+    rank: int, world: int, port: int, job: TrainJob, out_dir: str, reports: Any = None
+) -> None:
     os.environ.update(
         {"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
          "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
     )
-    summary = run_train_job(job, quiet=rank != 0)
+    progress = _QueuedProgress(reports) if rank == 0 and reports is not None else None
+    summary = run_train_job(job, progress=progress)
     torch.save(
         {k: v for k, v in summary.items() if k != "history"} | {"history_len": len(
             summary["history"])},
@@ -527,13 +533,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn_local(job: TrainJob, world: int, work_dir: str) -> list[dict[str, Any]]:
+def spawn_local(
+    job: TrainJob, world: int, work_dir: str, progress: Progress | None = None
+) -> list[dict[str, Any]]:
     """Run ``job`` on ``world`` local processes with the gloo backend (what ``torchrun
-    --nproc_per_node=world`` does on one machine); returns each rank's summary."""
+    --nproc_per_node=world`` does on one machine); returns each rank's summary. Rank 0's
+    progress comes back through a queue and is handed to ``progress`` here."""
     import torch.multiprocessing as mp
 
     os.makedirs(work_dir, exist_ok=True)
-    mp.spawn(_spawn_entry, args=(world, free_port(), job, work_dir), nprocs=world, join=True)
+    port = free_port()
+    if progress is None:
+        mp.spawn(_spawn_entry, args=(world, port, job, work_dir), nprocs=world, join=True)
+    else:
+        reports = mp.get_context("spawn").SimpleQueue()
+        processes = mp.spawn(
+            _spawn_entry, args=(world, port, job, work_dir, reports), nprocs=world, join=False
+        )
+        while not processes.join(timeout=0.2):
+            _relay(reports, progress)
+        _relay(reports, progress)
     return [
         torch.load(os.path.join(work_dir, f"rank{r}.pt"), weights_only=True) for r in range(world)
     ]

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from seminas.errors import DataNotFoundError, SeminasError
+from seminas.progress import NO_PROGRESS, Progress
 
 CIFAR10_SUBSET = "cifar10-10k"
 CIFAR10_SUBSET_FILE = "cifar10/cifar10-10k.npz"
@@ -63,13 +64,17 @@ class ImageData:
 
 # -- loading ----------------------------------------------------------------------------------
 def load_image_data(
-    source: str, data_dir: str | os.PathLike | None = None, image_size: int | None = None
+    source: str,
+    data_dir: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    progress: Progress | None = None,
 ) -> ImageData:
     """Load ``source``: ``"cifar10-10k"``, a CIFAR-10 python-batch directory or an image folder.
 
     ``data_dir`` is the benchmark data directory (only for ``"cifar10-10k"``; default as
     :func:`seminas.data.data_dir`). ``image_size`` resizes an image folder (default 32);
-    CIFAR sources are 32 x 32 and accept only that size (or ``None``).
+    CIFAR sources are 32 x 32 and accept only that size (or ``None``). Reading an image folder
+    (one file per image, the slow case) reports to ``progress``; silent by default.
     """
     if source == CIFAR10_SUBSET:
         data = _load_cifar_subset(data_dir)
@@ -89,7 +94,7 @@ def load_image_data(
         if batches is not None:
             data = _load_cifar_batches(batches)
         elif (path / "train").is_dir():
-            return _load_image_folder(path, image_size or 32)
+            return _load_image_folder(path, image_size or 32, progress or NO_PROGRESS)
         else:
             raise SeminasError(
                 f"{path} holds neither the CIFAR-10 python batches (data_batch_1 .. 5) nor an "
@@ -192,15 +197,13 @@ def _load_cifar_batches(root: Path) -> ImageData:
     )
 
 
-def _load_image_folder(root: Path, size: int) -> ImageData:
+def _load_image_folder(root: Path, size: int, progress: Progress) -> ImageData:
     try:
         from PIL import Image
     except ImportError:
         raise SeminasError(
             f"reading the image folder {root} needs Pillow: pip install pillow"
         ) from None
-    from rich.progress import Progress
-
     classes = sorted(d.name for d in (root / "train").iterdir() if d.is_dir())
     if not classes:
         raise SeminasError(f"{root / 'train'} has no class folders (train/<class>/*.png)")
@@ -216,9 +219,9 @@ def _load_image_folder(root: Path, size: int) -> ImageData:
                     out.append((f, index[c]))
         return out
 
-    def read(items: list[tuple[Path, int]], what: str, progress: Progress):
+    def read(items: list[tuple[Path, int]], what: str):
         x = np.empty((len(items), size, size, 3), dtype=np.uint8)
-        task = progress.add_task(f"reading {what}", total=len(items))
+        progress.start(f"reading {what}", len(items), "images")
         for i, (f, _) in enumerate(items):
             try:
                 with Image.open(f) as img:
@@ -226,7 +229,8 @@ def _load_image_folder(root: Path, size: int) -> ImageData:
                     x[i] = np.asarray(img, dtype=np.uint8)
             except OSError as exc:
                 raise SeminasError(f"cannot read image {f}: {exc}") from None
-            progress.advance(task)
+            progress.advance()
+        progress.finish()
         y = np.asarray([label for _, label in items], dtype=np.int64)
         return torch.from_numpy(x.transpose(0, 3, 1, 2).copy()), torch.from_numpy(y)
 
@@ -234,13 +238,12 @@ def _load_image_folder(root: Path, size: int) -> ImageData:
     if not train_items:
         raise SeminasError(f"{root / 'train'} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     test_dir = next((root / d for d in ("test", "val") if (root / d).is_dir()), None)
-    with Progress(transient=True) as progress:
-        x_train, y_train = read(train_items, "train images", progress)
-        x_test = y_test = None
-        if test_dir is not None:
-            test_items = files(test_dir)
-            if test_items:
-                x_test, y_test = read(test_items, f"{test_dir.name} images", progress)
+    x_train, y_train = read(train_items, "train images")
+    x_test = y_test = None
+    if test_dir is not None:
+        test_items = files(test_dir)
+        if test_items:
+            x_test, y_test = read(test_items, f"{test_dir.name} images")
     return ImageData(
         name=f"folder:{root.resolve()}@{size}",
         x_train=x_train,

@@ -1,5 +1,5 @@
 """Command-line options for real training and parallel evaluation, shared by ``seminas search``
-and ``seminas resume`` (kept here so that :mod:`seminas.cli` only gains a few lines)."""
+and ``seminas resume``, and the executor and backend they describe."""
 
 from __future__ import annotations
 

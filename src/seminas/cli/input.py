@@ -1,7 +1,8 @@
-"""Checks of command-line input that hold for every ``seminas`` subcommand, made before any work.
+"""Command-line input shared by every ``seminas`` subcommand: the parser class, argument types,
+the benchmark options, and the checks made before any work.
 
-:mod:`seminas.cli` calls :func:`prepare_parser` once the parser is built and :func:`check_args`
-right after parsing, so that:
+:func:`seminas.cli.build_parser` calls :func:`prepare_parser` once the parser is built and
+:func:`seminas.cli.main` calls :func:`check_args` right after parsing, so that:
 
 - ``--data-dir`` is accepted after the subcommand as well as before it;
 - every ``--out`` is checked for its kind (a file, or a directory to fill) before anything runs,
@@ -22,6 +23,24 @@ from typing import Any
 
 from seminas.errors import SeminasError
 from seminas.options import Given, check_output_dir, check_output_file, check_seed, given_options
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line (exit 2) instead of usage + error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (budgets, workers, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
 
 # What each command's --out names: a file written at the end, or a directory it fills. A command
 # not listed here is judged by its help text ("directory"/"folder": a directory).
@@ -45,6 +64,21 @@ BENCHMARK_FLAGS = {
     "nb101_file": "--nb101-file",
     "epochs": "--epochs",
 }
+
+
+def add_benchmark_options(p: argparse.ArgumentParser) -> None:
+    """``--space``, ``--dataset``, ``--fidelity``, ``--nb101-file``, ``--epochs`` of query,
+    search and bench (every registered space, built-in or installed plugin)."""
+    from seminas.registry import space_names
+
+    p.add_argument("--space", choices=space_names(), default="nb201")
+    p.add_argument(
+        "--dataset",
+        help="nb201: cifar10 (default), cifar100 or ImageNet16-120; another space: its own",
+    )
+    p.add_argument("--fidelity", type=int, help="nb201: 200 (default) or 12 epochs")
+    p.add_argument("--nb101-file", help="official nasbench_only108/full .tfrecord")
+    p.add_argument("--epochs", type=int, default=108, help="nb101: 4, 12, 36 or 108")
 
 
 def leaf_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
@@ -205,12 +239,15 @@ def one_line_warnings() -> Iterator[None]:
 __all__ = [
     "BENCHMARK_FLAGS",
     "OUTPUT_KINDS",
+    "Parser",
+    "add_benchmark_options",
     "check_args",
     "check_query_args",
     "leaf_parsers",
     "mark_given",
     "one_line_warnings",
     "output_kind",
+    "positive_int",
     "prepare_parser",
     "refuse_inapplicable",
 ]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
 
@@ -67,57 +66,8 @@ def _print_listing(listing: dict[str, Any]) -> None:
         print(f"  {t['path']}: {t.get('source') or t.get('error')}")
 
 
-def _progress(quiet: bool):
-    """A rich progress bar on stderr when it is a terminal, else none (so that scripts and
-    pipes see only the summary, and errors stay one line)."""
-    from contextlib import nullcontext
-
-    from seminas.importers import Progress
-
-    if quiet or not sys.stderr.isatty():
-        return nullcontext(Progress())
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.progress import Progress as Bar
-
-    bar = Bar(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task: list[Any] = []
-
-    def start(what: str, total: float, unit: str) -> None:
-        if task:
-            bar.remove_task(task.pop())
-        task.append(bar.add_task(what, total=total or None))
-
-    def advance(n: float) -> None:
-        if task:
-            bar.update(task[0], advance=n)
-
-    class _Ctx:
-        def __enter__(self) -> Progress:
-            bar.start()
-            return Progress(start, advance)
-
-        def __exit__(self, *exc: object) -> None:
-            bar.stop()
-
-    return _Ctx()
-
-
 def cmd_import(args: argparse.Namespace) -> int:
+    from seminas.cli.progress import progress_for
     from seminas.errors import SeminasError
     from seminas.importers import import_path
 
@@ -132,7 +82,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise SeminasError(
             "data import needs a FILE or DIR (see `seminas data import --list` for the formats)"
         )
-    with _progress(args.quiet or args.json) as progress:
+    with progress_for(args.quiet or args.json, transient=True) as progress:
         summary = import_path(args.path, name=args.name, progress=progress)
     if args.json:
         print(json.dumps(summary.to_dict(), indent=2))

@@ -11,12 +11,15 @@ line on stderr naming it), else 0.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from seminas.cli.input import Parser
 from seminas.data import (
     ENV_VAR,
     KNOWN_FILES,
@@ -110,7 +113,7 @@ def order_lines(explicit: str | os.PathLike | None = None) -> list[str]:
     return lines
 
 
-def cmd_where(args) -> int:
+def cmd_where(args: argparse.Namespace) -> int:
     print("Data is looked for in this order; the first place that has a benchmark's files wins:")
     for line in order_lines(args.data_dir):
         print(line)
@@ -221,7 +224,7 @@ def official_nb201_sources(explicit: str | os.PathLike | None) -> list[Source]:
     return out
 
 
-def cmd_check(args) -> int:
+def cmd_check(args: argparse.Namespace) -> int:
     from seminas.benchmarks.nb201 import find_source, required_keys
 
     explicit = args.data_dir
@@ -275,3 +278,20 @@ def cmd_check(args) -> int:
         )
         return 2
     return 0
+
+
+# -- parser -------------------------------------------------------------------------------------
+def add_parser(sub: Any) -> None:
+    """Register ``data`` and its commands (check, where, import) on the main parser's
+    subparsers."""
+    from seminas.cli import data_import
+
+    data = sub.add_parser("data", help="check the benchmark data files")
+    data_sub = data.add_subparsers(dest="data_command", required=True, parser_class=Parser)
+    check = data_sub.add_parser(
+        "check", help="every data source, its checksum, and what to do for a missing benchmark"
+    )
+    check.set_defaults(func=cmd_check)
+    where = data_sub.add_parser("where", help="the places data is looked for, in search order")
+    where.set_defaults(func=cmd_where)
+    data_import.add_parser(data_sub)  # `seminas data import FILE-or-DIR`

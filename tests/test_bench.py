@@ -1,4 +1,4 @@
-"""The reproduction harness: seeds, results file (append, resume, repair), summary, plot."""
+"""The bench: seeds, results file (append, resume, repair), summary, plot."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 
 from seminas.data import data_dir
 from seminas.errors import SeminasError
-from seminas.harness import (
+from seminas.experiments.bench import (
     BenchRunError,
-    HarnessWarning,
+    BenchWarning,
     RunSpec,
     bench,
     format_seeds,
@@ -155,7 +155,6 @@ def small_bench(tmp_path_factory: pytest.TempPathFactory):
         workers=2,
         budgets=BUDGETS,
         command="seminas bench --test",
-        progress=False,
     )
     return out, result
 
@@ -229,7 +228,7 @@ def test_more_seeds_append_only_the_new_runs(small_bench, tmp_path: Path) -> Non
     shutil.copytree(small_bench[0], out)
     before = (out / "results.jsonl").read_text()
     result = bench(
-        "nb201", "cifar10", "rs,re", 30, "0-5", out, workers=2, budgets=BUDGETS, progress=False
+        "nb201", "cifar10", "rs,re", 30, "0-5", out, workers=2, budgets=BUDGETS
     )
     assert (result.new_runs, result.skipped, result.runs) == (4, 8, 12)
     text = (out / "results.jsonl").read_text()
@@ -247,11 +246,11 @@ def test_truncated_last_line_is_ignored_and_the_run_redone(small_bench, tmp_path
     raw = path.read_text().splitlines(keepends=True)
     lost = json.loads(raw[-1])
     path.write_text("".join(raw[:-1]) + raw[-1][: len(raw[-1]) // 2])  # killed mid-write
-    with pytest.warns(HarnessWarning, match="truncated last line"):
+    with pytest.warns(BenchWarning, match="truncated last line"):
         assert len(read_results(path)) == 7
     specs = make_specs("nb201", "cifar10", ["rs", "re"], 30, range(4))
-    with pytest.warns(HarnessWarning):
-        lines = run_bench(specs, out, workers=1, progress=False)
+    with pytest.warns(BenchWarning):
+        lines = run_bench(specs, out, workers=1)
     assert len(lines) == 8
     on_disk = _lines(path)  # every line parses again
     assert len(on_disk) == 8
@@ -267,7 +266,7 @@ def test_a_failing_run_is_recorded_and_the_others_finish(tmp_path: Path, capfd) 
     bad = RunSpec(space="nb201", dataset="cifar10", strategy="rs", budget=10, seed=1,
                   overrides={"no_such_option": 1})  # fmt: skip
     with pytest.raises(BenchRunError, match="1 of 2 runs failed") as err:
-        run_bench([bad, good], tmp_path, workers=1, progress=False)
+        run_bench([bad, good], tmp_path, workers=1)
     assert len(err.value.failures) == 1 and len(err.value.output) == 1
     assert len(_lines(tmp_path / "results.jsonl")) == 1
     failure = _lines(tmp_path / "errors.jsonl")[0]
@@ -281,7 +280,7 @@ def test_bench_refuses_to_mix_benchmarks_in_one_directory(small_bench, tmp_path:
     shutil.copytree(small_bench[0], out)
     specs = make_specs("nb201", "cifar100", ["rs"], 30, [0])
     with pytest.raises(SeminasError, match="mix benchmarks"):
-        run_bench(specs, out, progress=False)
+        run_bench(specs, out)
 
 
 def test_bad_bench_arguments_fail_before_any_run(tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ import argparse
 import json
 import shlex
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seminas.cli.input import positive_int
 from seminas.errors import SeminasError
 from seminas.options import parse_overrides
 
@@ -34,6 +34,7 @@ _overrides = parse_overrides
 
 # -- commands ------------------------------------------------------------------------------------
 def cmd_pipeline(args: argparse.Namespace) -> int:
+    from seminas.cli.progress import progress_for
     from seminas.supernet.pipeline import config_from_preset, run_pipeline
 
     cfg = config_from_preset(
@@ -56,13 +57,20 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     import time
 
     start = time.perf_counter()
-    res = run_pipeline(cfg, out, quiet=args.quiet, command=command)
+    with progress_for(args.quiet) as progress:
+        res = run_pipeline(cfg, out, progress=progress, command=command,
+                           log=None if args.quiet else _stage_line)
     from seminas.supernet.pipeline import RESULTS_MD
 
     print((Path(out) / RESULTS_MD).read_text())
     print(f"results: {Path(out) / 'results.json'}")
     print(f"wall time of this command: {(time.perf_counter() - start) / 60:.1f} min")
     return 0 if res["chosen_respects_limit"] else 1
+
+
+def _stage_line(text: str) -> None:
+    """The line each pipeline stage begins with, on stderr (above the bars in a terminal)."""
+    print(text, file=sys.stderr, flush=True)
 
 
 def _data_spec(args: argparse.Namespace):
@@ -89,6 +97,7 @@ def _recipe(args: argparse.Namespace):
 
 
 def cmd_train_supernet(args: argparse.Namespace) -> int:
+    from seminas.cli.progress import progress_for
     from seminas.spaces.mobilenet import SEARCH_WIDTHS, MobileNetSpace
     from seminas.supernet.pipeline import shape_fields
     from seminas.supernet.train import TrainJob, run_train_job
@@ -106,7 +115,8 @@ def cmd_train_supernet(args: argparse.Namespace) -> int:
         extra_steps=args.extra_steps,
         sharing=args.sharing,
     )
-    summary = run_train_job(job, quiet=args.quiet)
+    with progress_for(args.quiet) as progress:
+        summary = run_train_job(job, progress=progress)
     if summary["rank"] == 0:
         print(f"supernet checkpoint: {args.out} ({summary['steps']} steps, "
               f"{summary['world_size']} process(es), {summary['seconds']:.0f} s)")
@@ -114,6 +124,7 @@ def cmd_train_supernet(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from seminas.cli.progress import progress_for
     from seminas.spaces.mobilenet import FINAL_WIDTHS, SEARCH_WIDTHS, MobileNetSpace, flops
     from seminas.supernet.pipeline import shape_fields
     from seminas.supernet.train import TrainJob, run_train_job
@@ -129,9 +140,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
     )
-    summary = run_train_job(job, quiet=args.quiet)
+    with progress_for(args.quiet) as progress:
+        summary = run_train_job(job, progress=progress)
     if summary["rank"] == 0:
         from seminas.spaces.mobilenet import FINAL_SHAPE, format_flops
+
+        if not args.quiet:
+            held, test = summary["heldout_accuracy"], summary["test_accuracy"]
+            print(f"held-out accuracy {'-' if held is None else f'{held:.2f}%'}, "
+                  f"test accuracy {'-' if test is None else f'{test:.2f}%'}")
 
         print(json.dumps({
             "arch": str(arch),
@@ -169,7 +186,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     info = init_distributed()
     if info.device == "cpu":
         torch.set_num_threads(args.threads)
-    source = _data_spec(args).open()
+    from seminas.cli.progress import SearchBar, progress_for
+
+    with progress_for(args.quiet) as progress:
+        source = _data_spec(args).open(progress)  # an image folder read into memory
     model = model_from_checkpoint(state)
     trainer = SupernetTrainer(
         model, source, SupernetRecipe(**state["recipe"]), args.seed, info,
@@ -179,11 +199,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     scorer = Scorer(source, args.calib_batches, args.calib_batch_size, seed=args.seed,
                     device=info.device)
     evaluator = SupernetEvaluator(space, trainer, scorer, args.continue_steps, args.sampling)
-    from seminas.study.commands import progress_bar
-
-    progress, on_event, _ = progress_bar(args, args.budget)
-    with progress:
-        result = run_search(strategy, evaluator, args.budget, args.seed, on_event,
+    with progress_for(args.quiet) as progress:
+        bar = SearchBar(progress, args.budget, width=24)
+        result = run_search(strategy, evaluator, args.budget, args.seed, bar.on_event,
                             backend=SupernetBackend())
     best = result.best
     assert best is not None
@@ -245,7 +263,7 @@ def _train_options(p: argparse.ArgumentParser, epochs: float, lr: float) -> None
     p.add_argument("--width-mult", type=float, default=1.0, help="every width times this")
 
 
-def add_parser(sub: Any, positive_int: Callable[[str], int]) -> None:
+def add_parser(sub: Any) -> None:
     """Register ``seminas mobilenet`` and its commands on the CLI's subparsers."""
     mob = sub.add_parser("mobilenet", help="MobileNet-v2 space: supernet, FLOPs-limited "
                          "SemiNAS, from-scratch training (the paper's ImageNet search)")

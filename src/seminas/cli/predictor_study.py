@@ -29,7 +29,7 @@ def _int_list(text: str, what: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register the ``study-predictor`` command on the main parser's subparsers."""
-    from seminas.predictor_study import DEFAULT_MAX_STEPS, PREDICTORS
+    from seminas.experiments.predictor_study import DEFAULT_MAX_STEPS, PREDICTORS
 
     p = sub.add_parser(
         "study-predictor",
@@ -63,8 +63,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 
 def cmd_study_predictor(args: argparse.Namespace) -> int:
-    from seminas.harness import parse_seeds
-    from seminas.predictor_study import run_study
+    from seminas.cli.progress import progress_for
+    from seminas.experiments.predictor_study import run_study
+    from seminas.experiments.seeds import parse_seeds
 
     ns = _int_list(args.n, "--n")
     ms = _int_list(args.m, "--m")
@@ -72,21 +73,22 @@ def cmd_study_predictor(args: argparse.Namespace) -> int:
     predictors = [p.strip() for p in str(args.predictors).split(",") if p.strip()]
     if args.threads < 1:
         raise SeminasError(f"--threads must be at least 1, got {args.threads}")
-    out = run_study(
-        args.out,
-        ns,
-        ms,
-        seeds,
-        predictors=predictors,
-        preset=args.preset,
-        max_steps=args.max_steps,
-        train_steps=args.train_steps,
-        epochs=args.epochs,
-        pretrain_epochs=args.pretrain_epochs,
-        data_dir=args.data_dir,
-        threads=args.threads,
-        progress=not args.quiet,
-    )
+    with progress_for(args.quiet) as progress:
+        out = run_study(
+            args.out,
+            ns,
+            ms,
+            seeds,
+            predictors=predictors,
+            preset=args.preset,
+            max_steps=args.max_steps,
+            train_steps=args.train_steps,
+            epochs=args.epochs,
+            pretrain_epochs=args.pretrain_epochs,
+            data_dir=args.data_dir,
+            threads=args.threads,
+            progress=progress,
+        )
     print(f"{out.cells} cells ({out.new_cells} new)")
     print(f"results  {out.results}")
     print(f"summary  {out.summary_md}")
