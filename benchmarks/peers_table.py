@@ -18,13 +18,17 @@ from pathlib import Path
 from typing import NoReturn
 
 BUDGETS = (50, 100, 200, 300, 500)
-ORDER = ("seminas", "nao", "gbdt", "semi-gbdt", "weaknas", "re", "rs")
+ORDER = ("seminas", "nao", "gbdt", "semi-gbdt", "weaknas", "predictor-ls", "semi-predictor-ls",
+         "predictor-re", "re", "rs")
 NAMES = {
     "seminas": "SemiNAS",
     "nao": "NAO",
     "gbdt": "GBDT-NAS",
     "semi-gbdt": "Semi-GBDT",
     "weaknas": "WeakNAS",
+    "predictor-ls": "screened local search",
+    "semi-predictor-ls": "screened local search + pseudo-labels",
+    "predictor-re": "screened evolution",
     "re": "regularized evolution",
     "rs": "random search",
 }
@@ -55,8 +59,9 @@ def table(summary: dict, budgets: tuple[int, ...]) -> tuple[list[str], list[dict
     last = budgets[-1]
     lines = [
         "| method | " + " | ".join(f"b = {b}" for b in budgets)
-        + f" | optimum found by {last} | mean queries to it | runs |",
-        "|---|" + "---:|" * (len(budgets) + 3),
+        + f" | optimum found by {last} | mean queries to it | search optimum found by {last} "
+        "| mean queries to it | runs |",
+        "|---|" + "---:|" * (len(budgets) + 5),
     ]
     records = []
     for strategy in sorted(by_method, key=lambda s: ORDER.index(s) if s in ORDER else 99):
@@ -68,13 +73,16 @@ def table(summary: dict, budgets: tuple[int, ...]) -> tuple[list[str], list[dict
         end = rows.get(last, {})
         found = f"{end.get('optimum_found', 0)}/{end.get('runs', 0)}"
         queries = end.get("queries_to_optimum")
+        search_found = end.get("search_optimum_found")  # absent in summaries before 2026-12
+        search_cell = "—" if search_found is None else f"{search_found}/{end.get('runs', 0)}"
+        search_queries = end.get("queries_to_search_optimum")
         preset = next(iter(rows.values())).get("preset")
         label = NAMES.get(strategy, strategy) + (f" (`{preset}`)" if preset else "")
         lines.append(
             f"| {label} | "
             + " | ".join(cells)
-            + f" | {found} | {'—' if queries is None else f'{queries:.0f}'} | "
-            f"{end.get('runs', 0)} |"
+            + f" | {found} | {'—' if queries is None else f'{queries:.0f}'} | {search_cell} | "
+            f"{'—' if search_queries is None else f'{search_queries:.0f}'} | {end.get('runs', 0)} |"
         )
         records.append({"strategy": strategy, "rows": [rows[b] for b in budgets if b in rows]})
     return lines, records

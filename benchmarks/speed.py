@@ -142,7 +142,7 @@ def _search_child(args: tuple[str, int, int, str, str | None], queue) -> None:
     from seminas.benchmarks.factory import make_evaluator
     from seminas.strategies import run_search
 
-    evaluator = make_evaluator(space, nb101_file=nb101_file, progress=False)
+    evaluator = make_evaluator(space, nb101_file=nb101_file)
     start, cpu_start = time.perf_counter(), time.process_time()
     result = run_search(make_strategy("seminas", preset), evaluator, budget, seed)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
@@ -231,7 +231,7 @@ def synthetic_nb101(workdir: Path, cells: int = 15_000):
     path = workdir / "synthetic_nb101.tfrecord"
     if not path.exists():
         write_synthetic_nb101(path, synthetic_specs(cells, seed=0), seed=0)
-    return make_evaluator("nb101", nb101_file=path, progress=False)
+    return make_evaluator("nb101", nb101_file=path)
 
 
 def print_table(report: dict[str, Any]) -> None:

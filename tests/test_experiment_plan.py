@@ -162,3 +162,13 @@ def test_a_bad_second_dataset_is_refused_before_the_first_bench_runs(tmp_path: P
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "mnist" in err
     assert not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_the_peers_experiment_file_names_every_compared_strategy() -> None:
+    from seminas.strategies import strategy_names
+
+    exp = load_experiment(Path(__file__).parents[1] / "docs" / "examples" / "peers-nb201.toml")
+    names = [v.strategy for v in exp.variants]
+    assert {"seminas", "weaknas", "predictor-ls", "semi-predictor-ls", "re"} <= set(names)
+    assert set(names) <= set(strategy_names())
+    assert exp.budget == 500 and exp.seeds == "0-99" and len(exp.datasets) == 3

@@ -39,7 +39,7 @@ def enum(tmp_path_factory) -> ne.NB101Enumeration:
     valid cache, else built once per test session in a temporary directory."""
     shared = os.environ.get("SEMINAS_TEST_ENUM_CACHE")
     if shared:
-        return ne.load_or_build(shared, progress=False)
+        return ne.load_or_build(shared)
     if USER_CACHE.is_file():
         try:
             cached = ne.load(USER_CACHE)
@@ -50,13 +50,13 @@ def enum(tmp_path_factory) -> ne.NB101Enumeration:
     root = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         root = root.parent  # one build shared by all xdist workers (load_or_build locks)
-    return ne.load_or_build(root / "nb101-enum" / ne.CACHE_NAME, progress=False)
+    return ne.load_or_build(root / "nb101-enum" / ne.CACHE_NAME)
 
 
 @pytest.fixture(scope="session")
 def small() -> ne.NB101Enumeration:
     """Cells of at most 5 vertices: built in well under a second."""
-    return ne.build(max_vertices=5, progress=False, workers=1)
+    return ne.build(max_vertices=5, workers=1)
 
 
 def brute_force_hashes(max_vertices: int, max_edges: int) -> set[str]:
@@ -181,7 +181,7 @@ def test_sample_exhausts_a_small_space_exactly(small):
 # -- the builder -------------------------------------------------------------------------------
 @pytest.mark.parametrize(("max_vertices", "max_edges"), [(2, 9), (3, 9), (4, 9), (5, 9), (5, 5)])
 def test_builder_matches_brute_force_on_small_cells(max_vertices, max_edges):
-    built = ne.build(max_vertices=max_vertices, max_edges=max_edges, progress=False, workers=1)
+    built = ne.build(max_vertices=max_vertices, max_edges=max_edges, workers=1)
     expected = brute_force_hashes(max_vertices, max_edges)
     assert len(built) == len(expected)
     assert {built.hash(i) for i in range(len(built))} == expected
@@ -201,15 +201,15 @@ def test_small_parts_agree_with_the_full_space(small, enum):
 
 def test_builder_with_worker_processes_gives_the_same_cells(small, monkeypatch):
     monkeypatch.setattr(ne, "_BATCH_CELLS", 300)  # several batches, so the pool is used
-    parallel = ne.build(max_vertices=5, progress=False, workers=2)
+    parallel = ne.build(max_vertices=5, workers=2)
     assert parallel == small
 
 
 def test_builder_rejects_limits_outside_the_space():
     with pytest.raises(ValueError, match="max_vertices"):
-        ne.build(max_vertices=8, progress=False)
+        ne.build(max_vertices=8)
     with pytest.raises(ValueError, match="max_edges"):
-        ne.build(max_edges=10, progress=False)
+        ne.build(max_edges=10)
 
 
 # -- the cache ---------------------------------------------------------------------------------
@@ -231,7 +231,7 @@ def test_full_cache_reloads_fast_with_equal_content(enum, monkeypatch):
         raise AssertionError("a valid cache must not be rebuilt")
 
     monkeypatch.setattr(ne, "build", no_rebuild)
-    assert ne.load_or_build(enum.path, progress=False) == enum
+    assert ne.load_or_build(enum.path) == enum
 
 
 def test_small_cache_round_trip(small, tmp_path):
@@ -322,7 +322,7 @@ def test_load_or_build_rebuilds_a_bad_cache_with_a_warning(kind, small, enum, tm
 
     monkeypatch.setattr(ne, "build", fake_build)
     with pytest.warns(UserWarning, match=message):
-        rebuilt = ne.load_or_build(path, progress=False)
+        rebuilt = ne.load_or_build(path)
     assert len(calls) == 1 and rebuilt == enum
     assert rebuilt.path == path
     assert ne.load(path) == enum  # the bad file was replaced by a valid one

@@ -99,7 +99,7 @@ def test_nb101_partial_table(tmp_path, name):
 
     path = tmp_path / "nasbench_only108.tfrecord"
     write_synthetic_nb101(path, synthetic_specs(120, seed=1), seed=1)
-    bench = make_evaluator("nb101", nb101_file=path, progress=False)
+    bench = make_evaluator("nb101", nb101_file=path)
     extra = {"initial": 20, "per_iteration": 10, "min_data_in_leaf": 5} if "gbdt" in name else {}
     if name == "weaknas":
         extra = {"mlp_hidden": [32, 32], "initial": 20}
@@ -145,7 +145,7 @@ def test_nb201_features_are_one_hot_per_edge(nb201):
 def test_nb101_features_follow_gbdt_nas_layout():
     from seminas.spaces.nb101_enum import build
 
-    enum = build(max_vertices=5, progress=False, workers=1)
+    enum = build(max_vertices=5, workers=1)
     rng = np.random.default_rng(0)
     idx = rng.choice(len(enum), 300, replace=False)
     specs = enum.specs(idx)

@@ -1,5 +1,6 @@
-"""One predictor protocol: GBDT, the MLP and the SemiNAS controller's predictor all fit with
-``fit(X, y) -> self`` and answer with ``predict(X)``, and each learns a real ranking."""
+"""One predictor protocol: GBDT, the MLP, the GNN, the ensemble, the semi-supervised wrapper and
+the SemiNAS controller's predictor all fit with ``fit(X, y) -> self`` and answer with
+``predict(X)`` on the encoding they declare, and each learns a real ranking."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import pytest
 from scipy.stats import kendalltau
 
 from seminas.controller.predictor import ControllerPredictor
-from seminas.predictors.base import Predictor
-from seminas.predictors.encoding import features
+from seminas.predictors.base import Predictor, encoding_of
+from seminas.predictors.encoding import encode_for, features
 from seminas.predictors.gbdt import GBDTPredictor
 from seminas.predictors.mlp import MLPPredictor
+from seminas.registry import make_predictor, predictor_names
 from seminas.spaces.nb201 import NB201Space
 
 
@@ -45,6 +47,59 @@ def test_every_predictor_follows_the_protocol_and_ranks(nb201_split, name):
     assert pred.shape == (len(test),) and np.isfinite(pred).all()
     tau = kendalltau(pred, y_test)[0]
     assert tau > 0.3, f"{name} ranks held-out cells with tau {tau:.2f}"
+
+
+# registered predictors, by name, with options small enough for a quick test
+REGISTERED = {
+    "gbdt": ("gbdt", {}),
+    "mlp": ("mlp", {"hidden": (64, 64), "epochs": 60}),
+    "mlp-listmle": ("mlp", {"hidden": (64, 64), "epochs": 60, "loss": "listmle"}),
+    "gnn": ("gnn", {"epochs": 30}),
+    "gnn-pairwise": ("gnn", {"epochs": 30, "loss": "pairwise"}),
+    "gnn-pretrained": ("gnn", {"epochs": 30, "pretrain_epochs": 3}),
+    "ensemble": ("ensemble", {"member": "mlp", "members": 2, "hidden": (32,), "epochs": 40,
+                              "bootstrap": True}),
+    "semi": ("semi", {"base": "gnn", "m": 100, "upsample": 2, "epochs": 10}),
+}
+
+
+def _fitted(space, name, train, y_train, unlabeled, seed=0):
+    registered, options = REGISTERED[name]
+    predictor = make_predictor(registered, seed=seed, **options)
+    if name == "gnn-pretrained":
+        from seminas.predictors.free_labels import free_labels
+
+        predictor.pretrain(encode_for(predictor, space, unlabeled), free_labels(space, unlabeled))
+    X = encode_for(predictor, space, train)
+    if name == "semi":
+        fitted = predictor.fit(X, y_train, unlabeled=encode_for(predictor, space, unlabeled))
+    else:
+        fitted = predictor.fit(X, y_train)
+    assert fitted is predictor  # fit returns self
+    return predictor
+
+
+def test_every_built_in_predictor_is_covered():
+    from seminas.registry import predictors
+
+    builtin = {n for n in predictor_names() if predictors.is_builtin(n)}
+    assert {r for r, _ in REGISTERED.values()} == builtin
+
+
+@pytest.mark.parametrize("name", list(REGISTERED))
+def test_registered_predictors_follow_the_protocol_and_rank(nb201_split, name):
+    space, train, y_train, test, y_test = nb201_split
+    unlabeled = space.sample(300, np.random.default_rng(12), exclude=[space.arch_id(a)
+                                                                       for a in train + test])
+    predictor = _fitted(space, name, train, y_train, unlabeled)
+    assert isinstance(predictor, Predictor)
+    assert encoding_of(predictor) in ("flat", "graph")
+    pred = predictor.predict(encode_for(predictor, space, test))
+    assert pred.shape == (len(test),) and np.isfinite(pred).all()
+    tau = kendalltau(pred, y_test)[0]
+    assert tau > 0.3, f"{name} ranks held-out cells with tau {tau:.2f}"
+    again = _fitted(space, name, train, y_train, unlabeled)  # same seed, same predictions
+    assert np.array_equal(again.predict(encode_for(again, space, test)), pred)
 
 
 def test_the_same_seed_gives_the_same_predictions(nb201_split):

@@ -124,7 +124,7 @@ def test_baselines_on_a_partial_nb101_table(tmp_path, name):
 
     path = tmp_path / "nasbench_only108.tfrecord"
     write_synthetic_nb101(path, synthetic_specs(120, seed=1), seed=1)
-    bench = make_evaluator("nb101", nb101_file=path, progress=False)
+    bench = make_evaluator("nb101", nb101_file=path)
     result = run_search(make_strategy(name, "nb101" if name == "re" else None), bench, 80, seed=0)
     assert len({t.arch_id for t in result.trials}) == 80
 

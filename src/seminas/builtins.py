@@ -9,9 +9,11 @@ imported inside the functions that need them.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 from seminas.errors import SeminasError
@@ -47,6 +49,19 @@ def default_query(entry: SpaceEntry, args: argparse.Namespace) -> tuple[Any, Any
     else:
         raise SeminasError(f"{entry.name} query needs --arch ARCH or --index N")
     return bench, bench.evaluate(arch)
+
+
+# -- the networks of the cell spaces ------------------------------------------------------------
+def _network_sizes(module: str) -> dict[str, dict[str, int]]:
+    """The named sizes of a built-in network module: its ``CPU_SCALE`` and ``STANDARD``."""
+    networks = import_module(module)
+    return {"cpu": networks.CPU_SCALE, "standard": networks.STANDARD}
+
+
+def _cell_network(build: str, width: str, depth: str) -> NetworkEntry:
+    """A built-in network (``"module:Class"``), its sizes read from its module when used."""
+    module = build.partition(":")[0]
+    return NetworkEntry(build, functools.partial(_network_sizes, module), width, depth)
 
 
 # -- NAS-Bench-201 ------------------------------------------------------------------------------
@@ -98,12 +113,7 @@ NB201 = SpaceEntry(
     table=nb201_table,
     table_options={"dataset": "cifar10", "fidelity": 200},
     check_table_options=nb201_check,
-    network=NetworkEntry(
-        build="seminas.networks.nb201:NB201Network",
-        sizes="seminas.builtins:_nb201_sizes",
-        width="channels",
-        depth="cells_per_stage",
-    ),
+    network=_cell_network("seminas.networks.nb201:NB201Network", "channels", "cells_per_stage"),
     features="seminas.predictors.encoding:nb201_features",
     catalog="seminas.predictors.catalog:nb201_catalog",
     space_class="seminas.spaces.nb201:NB201Space",
@@ -169,18 +179,6 @@ def nb101_query(args: argparse.Namespace) -> tuple[Any, Any]:
     raise SeminasError("nb101 query needs --hash H or --arch JSON")
 
 
-def _nb201_sizes() -> dict[str, dict[str, int]]:
-    from seminas.networks import nb201
-
-    return {"cpu": nb201.CPU_SCALE, "standard": nb201.STANDARD}
-
-
-def _nb101_sizes() -> dict[str, dict[str, int]]:
-    from seminas.networks import nb101
-
-    return {"cpu": nb101.CPU_SCALE, "standard": nb101.STANDARD}
-
-
 NB101 = SpaceEntry(
     name="nb101",
     space="seminas.spaces.nb101:NB101Space",
@@ -188,11 +186,8 @@ NB101 = SpaceEntry(
     aliases=("nasbench101", "nas-bench-101"),
     table=nb101_table,
     table_options={"nb101_file": None, "epochs": 108, "seed": 0},
-    network=NetworkEntry(
-        build="seminas.networks.nb101:NB101Network",
-        sizes="seminas.builtins:_nb101_sizes",
-        width="stem_channels",
-        depth="cells_per_stack",
+    network=_cell_network(
+        "seminas.networks.nb101:NB101Network", "stem_channels", "cells_per_stack"
     ),
     features="seminas.predictors.encoding:nb101_features",
     catalog="seminas.predictors.catalog:nb101_catalog",

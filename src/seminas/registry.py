@@ -441,6 +441,9 @@ _STRATEGIES = {
     "gbdt": "seminas.strategies.gbdt:GBDTNAS",
     "semi-gbdt": "seminas.strategies.gbdt:SemiGBDT",
     "weaknas": "seminas.strategies.weaknas:WeakNAS",
+    "predictor-ls": "seminas.strategies.screened:ScreenedLocalSearch",
+    "semi-predictor-ls": "seminas.strategies.screened:SemiScreenedLocalSearch",
+    "predictor-re": "seminas.strategies.screened:ScreenedEvolution",
 }
 _EVALUATORS = {
     "table": "seminas.builtins:TABLE",
@@ -449,6 +452,9 @@ _EVALUATORS = {
 _PREDICTORS = {
     "mlp": "seminas.predictors.mlp:MLPPredictor",
     "gbdt": "seminas.predictors.gbdt:GBDTPredictor",
+    "gnn": "seminas.predictors.gnn:GNNPredictor",
+    "ensemble": "seminas.predictors.ensemble:EnsemblePredictor",
+    "semi": "seminas.predictors.semi:SemiSupervisedPredictor",
 }
 
 spaces: Registry[SpaceEntry] = Registry("search space", SPACES, _SPACES, _check_space)

@@ -16,7 +16,11 @@ from seminas.controller.trainer import ControllerTrainer, TrainConfig
 class ControllerPredictor:
     """Encoder + predictor of the controller (the decoder trains alongside, as in the paper's
     joint loss). ``epochs`` passes per :meth:`fit`; targets are standardised with the labeled
-    values of each fit; weights, batch order and dropout come from ``generator`` (or ``seed``)."""
+    values of each fit; weights, batch order and dropout come from ``generator`` (or ``seed``).
+    Unlike GBDT and the MLP, a fit continues from the weights of the previous one (the paper's
+    training across iterations)."""
+
+    encoding = "tokens"  # it reads the space's token rows (seminas.predictors.base)
 
     def __init__(
         self,

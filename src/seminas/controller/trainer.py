@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from seminas.controller.model import Controller, ControllerShape
 from seminas.options import Options, opt
+from seminas.predictors.ranking import LOSSES, loss_function
 from seminas.spaces.base import SearchSpace
 
 TARGET_SCALINGS = ("standard", "minmax")
@@ -36,6 +37,10 @@ class TrainConfig(Options):
     # "standard": (y - mean) / std of the labeled set; "minmax": (y - min) / (max - min), for a
     # sigmoid predictor (the paper's ImageNet setting)
     target_scaling: str = opt("standard", choices=TARGET_SCALINGS, doc="how targets are scaled")
+    # "mse" (the paper's, and the default); a ranking loss of seminas.predictors.ranking trains
+    # the predictor on the order of the targets only (its outputs then carry no units)
+    predictor_loss: str = opt("mse", choices=LOSSES, doc="the prediction loss: MSE or a "
+                              "ranking loss")
 
 
 class ControllerTrainer:
@@ -62,6 +67,8 @@ class ControllerTrainer:
         self.mean = 0.0
         self.std = 1.0
         self.steps = 0
+        self._rank_loss = (None if self.train_config.predictor_loss == "mse"
+                           else loss_function(self.train_config.predictor_loss))
 
     # -- targets -----------------------------------------------------------------------------
     def standardise_with(self, labeled_values: Sequence[float]) -> None:
@@ -103,7 +110,10 @@ class ControllerTrainer:
                 idx = order[start : start + cfg.batch_size]
                 batch_tokens = tokens[idx]
                 pred, log_probs = self.model(batch_tokens)
-                mse = F.mse_loss(pred, y[idx])
+                if self._rank_loss is None:
+                    mse = F.mse_loss(pred, y[idx])
+                else:  # a ranking loss in the prediction term's place
+                    mse = self._rank_loss(pred, y[idx])
                 nll = F.nll_loss(
                     log_probs.reshape(-1, log_probs.shape[-1]), batch_tokens.reshape(-1)
                 )

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from seminas.predictors.encoding import (
     nb101_enumeration_features,
+    nb101_enumeration_tokens,
     nb101_features,
     nb201_code_features,
 )
@@ -53,6 +55,7 @@ def nb101_catalog(space: NB101Space) -> Catalog | None:
 
 
 _CACHE: weakref.WeakKeyDictionary[SearchSpace, Catalog | None] = weakref.WeakKeyDictionary()
+_ENCODED: weakref.WeakKeyDictionary[SearchSpace, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def catalog_for(space: SearchSpace) -> Catalog | None:
@@ -74,3 +77,89 @@ def catalog_for(space: SearchSpace) -> Catalog | None:
     except TypeError:  # an unhashable space: no caching
         pass
     return catalog
+
+
+def _encode_all(space: SearchSpace, catalog: Catalog, encoding: str) -> Any:
+    if encoding == "flat":
+        return catalog.features
+    if isinstance(space, NB201Space):
+        codes = np.arange(space.size)
+        if encoding == "graph":
+            from seminas.predictors.graphs import nb201_code_graphs
+
+            return nb201_code_graphs(codes)
+        return space.encode_many([space.from_code(int(c)) for c in codes])
+    if isinstance(space, NB101Space) and space.enumeration is not None:
+        enum = space.enumeration
+        if isinstance(enum, SpecPool):
+            specs = [enum.spec(i) for i in range(len(enum))]
+            if encoding == "graph":
+                from seminas.predictors.graphs import nb101_graphs
+
+                return nb101_graphs(specs)
+            return space.encode_many(specs)
+        if encoding == "graph":
+            from seminas.predictors.graphs import nb101_enumeration_graphs
+
+            return nb101_enumeration_graphs(enum)
+        return nb101_enumeration_tokens(enum)
+    archs = [catalog.arch(i) for i in range(len(catalog))]
+    from seminas.predictors.encoding import encode_for
+
+    return encode_for(_Declared(encoding), space, archs)
+
+
+class _Declared:
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+
+
+def encode_catalog(predictor: Any, space: SearchSpace) -> Any | None:
+    """Every cell of the space's catalog (:func:`catalog_for`) in the encoding ``predictor``
+    reads (a predictor, its class or a registered name; see
+    :func:`seminas.predictors.encoding.encode_for`), row ``i`` being catalog cell ``i``; cached
+    while the space lives. ``None`` when the space cannot list its cells."""
+    from seminas.predictors.base import encoding_of
+
+    if isinstance(predictor, str):
+        from seminas.registry import predictors
+
+        predictor = predictors.get(predictor)
+    encoding = encoding_of(predictor)
+    catalog = catalog_for(space)
+    if catalog is None:
+        return None
+    try:
+        cache = _ENCODED.setdefault(space, {})
+    except TypeError:  # an unhashable space: no caching
+        cache = {}
+    if encoding not in cache:
+        cache[encoding] = _encode_all(space, catalog, encoding)
+    return cache[encoding]
+
+
+_FREE: weakref.WeakKeyDictionary[SearchSpace, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def catalog_free_labels(space: SearchSpace) -> np.ndarray | None:
+    """Free labels (:func:`seminas.predictors.free_labels.free_labels`) of every cell of the
+    space's catalog, row ``i`` being catalog cell ``i`` (vectorised for NAS-Bench-201); cached
+    while the space lives. ``None`` when the space cannot list its cells."""
+    from seminas.predictors.free_labels import free_labels, nb201_code_free_labels
+
+    catalog = catalog_for(space)
+    if catalog is None:
+        return None
+    try:
+        return _FREE[space]
+    except (KeyError, TypeError):
+        pass
+    if isinstance(space, NB201Space):
+        out = nb201_code_free_labels(np.arange(space.size))
+    else:
+        out = free_labels(space, [catalog.arch(i) for i in range(len(catalog))])
+    try:
+        _FREE[space] = out
+    except TypeError:
+        pass
+    return out

@@ -158,3 +158,25 @@ def features(space: SearchSpace, archs: Sequence[Any]) -> np.ndarray:
     if callable(own):
         return own(archs)
     return token_features(space, archs)
+
+
+def encode_for(predictor: Any, space: SearchSpace, archs: Sequence[Any]) -> Any:
+    """What ``predictor`` reads for ``archs`` of ``space``, by the encoding it declares
+    (:func:`seminas.predictors.base.encoding_of`): ``"flat"`` rows of :func:`features`,
+    ``"graph"`` a :class:`~seminas.predictors.graphs.GraphBatch`, ``"tokens"`` the space's
+    token rows. ``predictor`` is a predictor, its class, or a registered predictor's name."""
+    from seminas.predictors.base import encoding_of
+
+    if isinstance(predictor, str):
+        from seminas.registry import predictors
+
+        predictor = predictors.get(predictor)
+    encoding = encoding_of(predictor)
+    archs = list(archs)
+    if encoding == "graph":
+        from seminas.predictors.graphs import graphs
+
+        return graphs(space, archs)
+    if encoding == "tokens":
+        return space.encode_many(archs)
+    return features(space, archs)

@@ -42,6 +42,7 @@ class GBDTPredictor:
     """LightGBM regression of accuracy from flat features; ``fit(X, y)`` / ``predict(X)``."""
 
     Options = GBDTParams  # its options, declared (the registry-walking test checks them)
+    encoding = "flat"  # what it reads (seminas.predictors.base)
 
     def __init__(
         self,

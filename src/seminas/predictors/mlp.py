@@ -7,6 +7,11 @@ hidden layers of 1,000 units. Width is a parameter here because four 1,000-unit 
 seconds per fit on one CPU core, and a search refits every iteration (see the WeakNAS presets).
 Initial weights and batch order come from its own seeded torch generator, so a fit is
 reproducible and never draws from (or disturbs) torch's global generator.
+
+Beyond WeakNAS (all off by default, so the defaults fit exactly as before): a ranking loss
+instead of MSE (``loss``, :mod:`seminas.predictors.ranking`), a cap on gradient steps
+(``max_steps``), and pretraining the hidden layers on free labels (``pretrain_epochs`` and
+:meth:`~seminas.predictors.neural.NeuralPredictor.pretrain`; FBNetV3, Dai et al. 2021).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import torch
 from torch import nn
 
 from seminas.options import Options, opt
+from seminas.predictors.neural import NeuralPredictor, linear
+from seminas.predictors.ranking import LOSSES
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,18 @@ class MLPParams(Options):
     lr: float = opt(1e-3, above=0, doc="Adam learning rate")
     weight_decay: float = opt(1e-4, low=0, doc="L2 penalty")
     batch_size: int = opt(200, low=1, doc="mini-batch size (at most the training set)")
+    loss: str = opt("mse", choices=LOSSES, doc="training loss: MSE or a ranking loss")
+    max_steps: int = opt(0, low=0, doc="gradient steps per fit at most (0: no cap)")
+    pretrain_epochs: int = opt(0, low=0, doc="epochs of free-label pretraining (0: none)")
+    pretrain_batch_size: int = opt(256, low=1, doc="mini-batch size of pretraining")
 
 
-class MLPPredictor:
+class MLPPredictor(NeuralPredictor):
     """``fit(X, y)`` / ``predict(X)`` with a ReLU MLP trained by Adam on standardised targets."""
 
     Options = MLPParams  # its options, declared (the registry-walking test checks them)
+    encoding = "flat"
+    predict_batch = 65536
 
     def __init__(
         self,
@@ -45,71 +58,40 @@ class MLPPredictor:
         weight_decay: float = 1e-4,
         batch_size: int = 200,
         seed: int = 0,
+        *,
+        loss: str = "mse",
+        max_steps: int = 0,
+        pretrain_epochs: int = 0,
+        pretrain_batch_size: int = 256,
     ) -> None:
-        params = MLPParams(tuple(hidden), epochs, lr, weight_decay, batch_size)
+        params = MLPParams(tuple(hidden), epochs, lr, weight_decay, batch_size, loss, max_steps,
+                           pretrain_epochs, pretrain_batch_size)
+        self.params = params
         self.hidden = params.hidden
         self.epochs = params.epochs
         self.lr = float(params.lr)
         self.weight_decay = float(params.weight_decay)
         self.batch_size = params.batch_size
+        self.loss = params.loss
+        self.max_steps = params.max_steps
+        self.pretrain_epochs = params.pretrain_epochs
+        self.pretrain_batch_size = params.pretrain_batch_size
         self.seed = int(seed)
-        self.model: nn.Module | None = None
-        self.mean = 0.0
-        self.std = 1.0
+        self._init_state()
 
-    def _build(self, inputs: int, generator: torch.Generator) -> nn.Module:
+    def _tensors(self, X: np.ndarray) -> tuple[torch.Tensor, ...]:
+        X_t = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        if X_t.ndim != 2:
+            raise ValueError(f"the MLP needs rows of features X [n, d], got {tuple(X_t.shape)}")
+        return (X_t,)
+
+    def _layout(self, tensors: tuple[torch.Tensor, ...]) -> int:
+        return int(tensors[0].shape[1])
+
+    def _trunk(self, layout: int) -> tuple[nn.Module, int]:
         layers: list[nn.Module] = []
-        width = inputs
-        # skip_init: no default initialisation, which would draw from torch's global generator
+        width = layout
         for h in self.hidden:
-            layers += [nn.utils.skip_init(nn.Linear, width, h), nn.ReLU()]
+            layers += [linear(width, h), nn.ReLU()]
             width = h
-        layers.append(nn.utils.skip_init(nn.Linear, width, 1))
-        model = nn.Sequential(*layers)
-        with torch.no_grad():  # initialise from our generator, not the global torch seed
-            for layer in model:
-                if isinstance(layer, nn.Linear):
-                    bound = 1.0 / np.sqrt(layer.in_features)
-                    layer.weight.uniform_(-bound, bound, generator=generator)
-                    layer.bias.uniform_(-bound, bound, generator=generator)
-        return model
-
-    def fit(self, X: np.ndarray, y: np.ndarray) -> MLPPredictor:
-        """Train a fresh network on ``X`` and ``y``."""
-        X_t = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        y_np = np.asarray(y, dtype=np.float64).ravel()
-        if X_t.ndim != 2 or len(X_t) != len(y_np) or len(y_np) == 0:
-            raise ValueError(f"fit needs X [n, d] and y [n] with n >= 1, got {tuple(X_t.shape)}")
-        self.mean = float(y_np.mean())
-        std = float(y_np.std())
-        self.std = std if std > 1e-12 else 1.0
-        y_t = torch.as_tensor((y_np - self.mean) / self.std, dtype=torch.float32)
-        generator = torch.Generator().manual_seed(self.seed)
-        self.model = model = self._build(X_t.shape[1], generator)
-        optimizer = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        n = len(y_t)
-        batch = max(1, min(self.batch_size, n))
-        model.train()
-        for _ in range(self.epochs):
-            order = torch.randperm(n, generator=generator)
-            for start in range(0, n, batch):
-                idx = order[start : start + batch]
-                loss = torch.mean((model(X_t[idx]).squeeze(-1) - y_t[idx]) ** 2)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        return self
-
-    @torch.no_grad()
-    def predict(self, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-        """Predicted accuracy of each row, in the units of the ``y`` given to :meth:`fit`."""
-        if self.model is None:
-            raise RuntimeError("MLPPredictor.predict called before fit")
-        self.model.eval()
-        X_t = torch.as_tensor(np.asarray(X, dtype=np.float32))
-        parts = [
-            self.model(X_t[i : i + batch_size]).squeeze(-1)
-            for i in range(0, len(X_t), batch_size)
-        ]
-        out = torch.cat(parts).numpy().astype(np.float64) if parts else np.zeros(0)
-        return out * self.std + self.mean
+        return nn.Sequential(*layers), width

@@ -21,6 +21,22 @@ A = TypeVar("A")
 PAD_TOKEN = 0  # start-of-sequence for the decoder and padding for shorter encodings
 
 
+def sample_by_permutation(
+    space: Any, size: int, n: int, rng: np.random.Generator, excluded: set[str]
+) -> list[Any]:
+    """Up to ``n`` architectures of a listable space whose ids are not in ``excluded``, in the
+    order of one random permutation of its ``size`` codes (``space.from_code``): for a dense
+    request, where drawing and rejecting would mostly meet repeats."""
+    out = []
+    for code in rng.permutation(size):
+        arch = space.from_code(int(code))
+        if space.arch_id(arch) not in excluded:
+            out.append(arch)
+            if len(out) == n:
+                break
+    return out
+
+
 class SearchSpace(ABC, Generic[A]):
     """A set of architectures with a fixed-length token encoding.
 

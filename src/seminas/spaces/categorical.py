@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from seminas.errors import InvalidArchitectureError, SeminasError
-from seminas.spaces.base import SearchSpace
+from seminas.spaces.base import SearchSpace, sample_by_permutation
 
 if TYPE_CHECKING:
     from seminas.spaces.catalog import Catalog
@@ -276,14 +276,7 @@ class CategoricalSpace(SearchSpace[CategoricalArch]):
         excluded = set(exclude)
         size = self._size
         if size <= CATALOG_LIMIT and size // 4 < n <= size - len(excluded):
-            out = []
-            for code in rng.permutation(size):
-                arch = self.from_code(int(code))
-                if self.arch_id(arch) not in excluded:
-                    out.append(arch)
-                    if len(out) == n:
-                        break
-            return out
+            return sample_by_permutation(self, size, n, rng, excluded)
         return super().sample(n, rng, excluded, max_attempts_factor)
 
     def neighbours(self, arch: CategoricalArch) -> list[CategoricalArch]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from seminas.errors import InvalidArchitectureError, SeminasError
-from seminas.spaces.base import SearchSpace
+from seminas.spaces.base import SearchSpace, sample_by_permutation
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # Edge order used everywhere: (1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2)
@@ -150,15 +150,7 @@ class NB201Space(SearchSpace[NB201Arch]):
             picks = rng.choice(free, size=n, replace=False)
             return [self.from_code(int(code)) for code in picks]
         if n > self.size // 4:  # dense request: draw a permutation instead of rejecting
-            order = rng.permutation(self.size)
-            out = []
-            for code in order:
-                arch = self.from_code(int(code))
-                if self.arch_id(arch) not in excluded:
-                    out.append(arch)
-                    if len(out) == n:
-                        break
-            return out
+            return sample_by_permutation(self, self.size, n, rng, excluded)
         return super().sample(n, rng, exclude, max_attempts_factor)
 
     def neighbours(self, arch: NB201Arch) -> list[NB201Arch]:

@@ -64,7 +64,7 @@ def make_benchmark(
 
     name = normalise_space(space)
     options = bench_table_options(name, dataset, None if fidelity is None else int(fidelity))
-    return space_entry(name).make_table(options, data_dir=data_dir, progress=False)
+    return space_entry(name).make_table(options, data_dir=data_dir)
 
 
 def describe_benchmark(evaluator: Evaluator) -> dict[str, Any]:
@@ -79,6 +79,8 @@ def describe_benchmark(evaluator: Evaluator) -> dict[str, Any]:
         "report_metric": evaluator.report_metric_name,
         "optimum_report": None,
         "optimum_ids": [],
+        "search_optimum": None,
+        "search_optimum_ids": [],
         "num_archs": None,
     }
     best_by_report = getattr(evaluator, "best_by_report", None)
@@ -90,6 +92,11 @@ def describe_benchmark(evaluator: Evaluator) -> dict[str, Any]:
         if callable(records) and best.report_metric is not None:
             ids = [r.arch_id for r in records() if r.report_metric == best.report_metric]
         info["optimum_ids"] = ids
+        if callable(records):  # what a search can aim at: the best search metric in the table
+            values = [(r.search_metric, r.arch_id) for r in records()]
+            top = max(v for v, _ in values)
+            info["search_optimum"] = top
+            info["search_optimum_ids"] = [a for v, a in values if v == top]
     if hasattr(evaluator, "__len__"):
         info["num_archs"] = len(evaluator)  # type: ignore[arg-type]
     return info

@@ -28,11 +28,15 @@ def _top_membership(values: np.ndarray, k: int) -> np.ndarray:
 
 
 def ranking_metrics(
-    predicted: Sequence[float], true: Sequence[float], top_fraction: float = 0.01
+    predicted: Sequence[float],
+    true: Sequence[float],
+    top_fraction: float = 0.01,
+    top_k: int | None = None,
 ) -> dict[str, float]:
     """Kendall's tau-b, Spearman's rho and top-``top_fraction`` precision of a prediction.
 
-    Precision is |predicted top k ∩ true top k| / k with k = ceil(top_fraction * n); where ties
+    Precision is |predicted top k ∩ true top k| / k with k = ceil(top_fraction * n), or
+    ``top_k`` when given (at most n); where ties
     make either top set ambiguous it is the expectation under random tie-breaking (the two
     memberships are independent, so it is the sum of their products). A constant prediction has
     NaN correlations.
@@ -43,7 +47,10 @@ def ranking_metrics(
     truth = np.asarray(true, dtype=np.float64)
     if pred.shape != truth.shape or pred.ndim != 1 or len(pred) < 2:
         raise ValueError("need two equally long 1-D sequences of at least 2 values")
-    k = max(1, math.ceil(top_fraction * len(pred)))
+    if top_k is not None:
+        k = max(1, min(int(top_k), len(pred)))
+    else:
+        k = max(1, math.ceil(top_fraction * len(pred)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # constant input: NaN, reported as such
         tau = float(kendalltau(pred, truth)[0])

@@ -93,7 +93,7 @@ class StudySettings:
             epochs=None if train_steps else int(epochs),
             upsample=int(c.upsample),
             shape=asdict(trainer.shape),
-            train=asdict(trainer.train_config),
+            train=_train_settings(trainer.train_config),
             gbdt=asdict(PAPER_PARAMS),
             train_steps=int(train_steps),
         )
@@ -103,6 +103,15 @@ class StudySettings:
         if not self.train_steps:
             del out["train_steps"]
         return out
+
+
+def _train_settings(config: Any) -> dict[str, Any]:
+    """The controller's training settings as stored; the prediction loss only when it is not the
+    paper's MSE (so results stored before the option existed keep matching)."""
+    out = asdict(config)
+    if out.get("predictor_loss") == "mse":
+        del out["predictor_loss"]
+    return out
 
 
 def check_grid(

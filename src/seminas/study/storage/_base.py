@@ -28,6 +28,7 @@ from typing import Any
 
 from seminas.benchmarks.base import Record
 from seminas.errors import SeminasError
+from seminas.study.storage._codec import from_blob, given_up_extra
 
 FORMAT_VERSION = 1  # bump when the schema or the meaning of a field changes
 STATUSES = ("pending", "running", "done", "failed")
@@ -118,6 +119,39 @@ class Checkpoint:
     created: float
     rng: dict[str, Any]  # generator states, e.g. {"numpy": bit-generator state, ...}
     state: dict[str, Any] | None = None  # e.g. controller and optimizer state dicts
+
+    @classmethod
+    def from_columns(cls, values: Sequence[Any], where: str) -> Checkpoint:
+        """A stored checkpoint from its columns ``(number, iteration, created, rng, state)``,
+        the same for every implementation (``rng`` and ``state`` as the bytes of
+        :func:`~._codec.to_blob`, or a buffer of them); a blob that cannot be read is a
+        :class:`StudyError` that names ``where`` the study is."""
+        number, iteration, created, rng, state = values
+        try:
+            rng = from_blob(bytes(rng))
+            state = None if state is None else from_blob(bytes(state))
+        except Exception as exc:  # a damaged or foreign blob: never unpickle beyond weights
+            raise StudyError(
+                f"checkpoint at query {number} in {where} cannot be read ({exc.__class__.__name__})"
+            ) from None
+        return cls(int(number), int(iteration), float(created), rng, state)
+
+
+@dataclass(frozen=True)
+class SessionUpdate:
+    """What one :meth:`Storage.update_session` books, its values normalised; a field left None
+    (``phases``: empty) is not changed."""
+
+    status: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    replayed: int | None = None
+    replay_seconds: float | None = None
+
+    @property
+    def ends(self) -> bool:
+        """Whether the new status ends the session now: ``running`` has not ended, and
+        ``killed`` is noticed later by another process, so when it died is unknown."""
+        return self.status not in ("running", "killed")
 
 
 @dataclass
@@ -220,7 +254,6 @@ class Storage(ABC):
     def finish(self, number: int, worker: str, record: Record, session: int | None) -> bool:
         """Store a result; False (nothing written) if ``worker`` no longer holds the claim."""
 
-    @abstractmethod
     def fail(
         self,
         number: int,
@@ -229,9 +262,16 @@ class Storage(ABC):
         final: bool = False,
         attempts: Sequence[dict[str, Any]] | None = None,
     ) -> bool:
-        """Mark a claimed trial failed. ``final``: the evaluation was given up after its
-        retries and the search went on without it -- part of the search's history, so it stays
-        failed on resume (``extra`` keeps ``gave_up`` and the ``attempts``)."""
+        """Mark a claimed trial failed; False (nothing written) if ``worker`` no longer holds
+        the claim. ``final``: the evaluation was given up after its retries and the search went
+        on without it -- part of the search's history, so it stays failed on resume (``extra``
+        keeps ``gave_up`` and the ``attempts``)."""
+        return self._fail(number, worker, error, given_up_extra(final, attempts))
+
+    @abstractmethod
+    def _fail(self, number: int, worker: str, error: str, extra: str | None) -> bool:
+        """:meth:`fail`'s write: status ``failed`` with ``error``, and ``extra`` (JSON text)
+        in place of the row's own unless it is None."""
 
     def note_failure(self, number: int, worker: str, error: str) -> bool:
         """Record a failed attempt of a running trial that will be retried (attempts + 1, the
@@ -265,7 +305,6 @@ class Storage(ABC):
     @abstractmethod
     def start_session(self, kind: str, worker: str, host: str, pid: int) -> int: ...
 
-    @abstractmethod
     def update_session(
         self,
         session: int,
@@ -277,6 +316,19 @@ class Storage(ABC):
     ) -> None:
         """Book a session's status (``running``, ``finished``, ``stopped``, ``interrupted``,
         ``failed``, or ``killed`` when another process found it dead), phase times, replay."""
+        self._update_session(
+            int(session),
+            SessionUpdate(
+                status=status,
+                phases={phase: float(s) for phase, s in (phases or {}).items()},
+                replayed=None if replayed is None else int(replayed),
+                replay_seconds=None if replay_seconds is None else float(replay_seconds),
+            ),
+        )
+
+    @abstractmethod
+    def _update_session(self, session: int, update: SessionUpdate) -> None:
+        """:meth:`update_session`'s write, as one transaction."""
 
     @abstractmethod
     def sessions(self) -> list[SessionRow]: ...

@@ -7,7 +7,11 @@ from __future__ import annotations
 import io
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from seminas.benchmarks.base import Record
+    from seminas.study.storage._base import TrialRow
 
 
 def dumps(value: Any) -> str:
@@ -56,3 +60,27 @@ def given_up_extra(final: bool, attempts: Any) -> str | None:
     if not final:
         return None
     return dumps({"gave_up": True, "attempts": list(attempts or [])})
+
+
+def trial_values(row: TrialRow) -> dict[str, Any]:
+    """The columns a proposed trial is stored with, by name (``arch`` and ``encoding`` as JSON
+    text, a NaN prediction as NULL)."""
+    return {
+        "number": int(row.number),
+        "arch_id": row.arch_id,
+        "arch": dumps(row.arch),
+        "encoding": dumps(list(row.encoding)),
+        "iteration": int(row.iteration),
+        "predicted": as_float(row.predicted),
+    }
+
+
+def result_values(record: Record) -> dict[str, Any]:
+    """The columns a finished trial's result is stored in, by name (``extra`` as JSON text)."""
+    return {
+        "search_metric": float(record.search_metric),
+        "report_metric": as_float(record.report_metric),
+        "cost_seconds": as_float(record.cost_seconds),
+        "params": None if record.params is None else int(record.params),
+        "extra": dumps(record.extra or {}),
+    }

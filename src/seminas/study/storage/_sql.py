@@ -48,13 +48,20 @@ from seminas.study.storage._base import (
     TRIAL_FIELDS,
     Checkpoint,
     SessionRow,
+    SessionUpdate,
     Storage,
     StudyError,
     StudyNotReady,
     StudyWarning,
     TrialRow,
 )
-from seminas.study.storage._codec import as_float, dumps, from_blob, given_up_extra, to_blob
+from seminas.study.storage._codec import (
+    dumps,
+    from_blob,
+    result_values,
+    to_blob,
+    trial_values,
+)
 
 DEFAULT_STUDY = "default"  # the study of a URL without ?study=
 RECONNECT_SECONDS = 60.0  # how long a lost connection is retried before a method gives up
@@ -621,18 +628,7 @@ class SQLStorage(Storage):
     ) -> tuple[list[TrialRow], Checkpoint | None]:
         sid = self._sid
         numbers = [int(r.number) for r in rows]
-        values = [
-            {
-                "study": sid,
-                "number": int(r.number),
-                "arch_id": r.arch_id,
-                "arch": dumps(r.arch),
-                "encoding": dumps(list(r.encoding)),
-                "iteration": int(r.iteration),
-                "predicted": as_float(r.predicted),
-            }
-            for r in rows
-        ]
+        values = [{"study": sid, **trial_values(r)} for r in rows]
 
         def work(conn: sa.Connection) -> tuple[list[TrialRow], Checkpoint | None]:
             found: dict[int, TrialRow] = {}
@@ -774,8 +770,9 @@ class SQLStorage(Storage):
         # one statement: the result and the session's count are written together or not at all
         done = self._one(
             f"WITH done AS (UPDATE seminas_trials SET status = 'done', finished = {_NOW}, "
-            f"lease_until = NULL, search_metric = :search, report_metric = :report, "
-            f"cost_seconds = :cost, params = :params, extra = :extra, error = NULL "
+            f"lease_until = NULL, search_metric = :search_metric, "
+            f"report_metric = :report_metric, cost_seconds = :cost_seconds, params = :params, "
+            f"extra = :extra, error = NULL "
             f"WHERE study = :study AND number = :n AND worker = :worker "
             f"AND status = 'running' RETURNING number), "
             f"counted AS (UPDATE seminas_sessions SET evaluated = evaluated + 1 "
@@ -786,23 +783,11 @@ class SQLStorage(Storage):
             n=int(number),
             worker=worker,
             session=None if session is None else int(session),
-            search=float(record.search_metric),
-            report=as_float(record.report_metric),
-            cost=as_float(record.cost_seconds),
-            params=None if record.params is None else int(record.params),
-            extra=dumps(record.extra or {}),
+            **result_values(record),
         )
         return bool(done)
 
-    def fail(
-        self,
-        number: int,
-        worker: str,
-        error: str,
-        final: bool = False,
-        attempts: Sequence[dict[str, Any]] | None = None,
-    ) -> bool:
-        extra = given_up_extra(final, attempts)
+    def _fail(self, number: int, worker: str, error: str, extra: str | None) -> bool:
         return (
             self._one(
                 f"UPDATE seminas_trials SET status = 'failed', finished = {_NOW}, "
@@ -899,17 +884,7 @@ class SQLStorage(Storage):
             )
         else:
             found = self._one(base + " AND number = :n", "first", write=False, n=int(number))
-        if found is None:
-            return None
-        try:
-            rng = from_blob(bytes(found[3]))
-            state = None if found[4] is None else from_blob(bytes(found[4]))
-        except Exception as exc:  # a damaged or foreign blob: never unpickle beyond weights
-            raise StudyError(
-                f"checkpoint at query {found[0]} in study {self.location} cannot be read "
-                f"({exc.__class__.__name__})"
-            ) from None
-        return Checkpoint(int(found[0]), int(found[1]), float(found[2]), rng, state)
+        return None if found is None else Checkpoint.from_columns(found, f"study {self.location}")
 
     # -- sessions ----------------------------------------------------------------------------
     def start_session(self, kind: str, worker: str, host: str, pid: int) -> int:
@@ -933,29 +908,20 @@ class SQLStorage(Storage):
             )
         )
 
-    def update_session(
-        self,
-        session: int,
-        *,
-        status: str | None = None,
-        phases: dict[str, float] | None = None,
-        replayed: int | None = None,
-        replay_seconds: float | None = None,
-    ) -> None:
-        # "killed" is noticed later by another process: when it died is unknown
-        ended = "NULL" if status in ("running", "killed") else _NOW
+    def _update_session(self, session: int, update: SessionUpdate) -> None:
+        phases = update.phases
         sets = []
-        if status is not None:
-            sets.append(f"status = :status, ended = {ended}")
-        if replayed is not None:
+        if update.status is not None:
+            sets.append(f"status = :status, ended = {_NOW if update.ends else 'NULL'}")
+        if update.replayed is not None:
             sets.append("replayed = :replayed")
-        if replay_seconds is not None:
+        if update.replay_seconds is not None:
             sets.append("replay_seconds = :replay_seconds")
         params = {
-            "i": int(session),
-            "status": status,
-            "replayed": None if replayed is None else int(replayed),
-            "replay_seconds": None if replay_seconds is None else float(replay_seconds),
+            "i": session,
+            "status": update.status,
+            "replayed": update.replayed,
+            "replay_seconds": update.replay_seconds,
         }
 
         def work(conn: sa.Connection) -> None:
@@ -970,7 +936,7 @@ class SQLStorage(Storage):
                         "VALUES (:i, :p, :sec) ON CONFLICT (session, phase) "
                         "DO UPDATE SET seconds = excluded.seconds"
                     ),
-                    [{"i": int(session), "p": p, "sec": float(s)} for p, s in phases.items()],
+                    [{"i": session, "p": p, "sec": s} for p, s in phases.items()],
                 )
 
         # every part sets a value: redone after a lost COMMIT, it writes the same again

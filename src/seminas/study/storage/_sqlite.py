@@ -35,12 +35,20 @@ from seminas.study.storage._base import (
     TRIAL_FIELDS,
     Checkpoint,
     SessionRow,
+    SessionUpdate,
     Storage,
     StudyError,
     StudyNotReady,
     TrialRow,
 )
-from seminas.study.storage._codec import as_float, dumps, from_blob, given_up_extra, to_blob
+from seminas.study.storage._codec import (
+    as_float,
+    dumps,
+    from_blob,
+    result_values,
+    to_blob,
+    trial_values,
+)
 
 APPLICATION_ID = 0x534D4E53  # "SMNS", stored in the SQLite file header
 
@@ -455,16 +463,9 @@ class SQLiteStorage(Storage):
                     continue
                 conn.execute(
                     "INSERT INTO trials (number, arch_id, arch, encoding, iteration, predicted, "
-                    "status, created) VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)",
-                    (
-                        row.number,
-                        row.arch_id,
-                        dumps(row.arch),
-                        dumps(list(row.encoding)),
-                        row.iteration,
-                        as_float(row.predicted),
-                        now,
-                    ),
+                    "status, created) VALUES (:number, :arch_id, :arch, :encoding, :iteration, "
+                    ":predicted, 'pending', :created)",
+                    {**trial_values(row), "created": now},
                 )
                 stored.append(
                     TrialRow(
@@ -560,19 +561,16 @@ class SQLiteStorage(Storage):
     def finish(self, number: int, worker: str, record: Record, session: int | None) -> bool:
         with self._transaction() as conn:
             cur = conn.execute(
-                "UPDATE trials SET status = 'done', finished = ?, lease_until = NULL, "
-                "search_metric = ?, report_metric = ?, cost_seconds = ?, params = ?, extra = ?, "
-                "error = NULL WHERE number = ? AND worker = ? AND status = 'running'",
-                (
-                    time.time(),
-                    float(record.search_metric),
-                    as_float(record.report_metric),
-                    as_float(record.cost_seconds),
-                    None if record.params is None else int(record.params),
-                    dumps(record.extra or {}),
-                    number,
-                    worker,
-                ),
+                "UPDATE trials SET status = 'done', finished = :finished, lease_until = NULL, "
+                "search_metric = :search_metric, report_metric = :report_metric, "
+                "cost_seconds = :cost_seconds, params = :params, extra = :extra, error = NULL "
+                "WHERE number = :number AND worker = :worker AND status = 'running'",
+                {
+                    **result_values(record),
+                    "finished": time.time(),
+                    "number": number,
+                    "worker": worker,
+                },
             )
             if cur.rowcount == 1 and session is not None:
                 conn.execute(
@@ -581,15 +579,7 @@ class SQLiteStorage(Storage):
             return cur.rowcount == 1
 
     @_guarded
-    def fail(
-        self,
-        number: int,
-        worker: str,
-        error: str,
-        final: bool = False,
-        attempts: Sequence[dict[str, Any]] | None = None,
-    ) -> bool:
-        extra = given_up_extra(final, attempts)
+    def _fail(self, number: int, worker: str, error: str, extra: str | None) -> bool:
         with self._transaction() as conn:
             cur = conn.execute(
                 "UPDATE trials SET status = 'failed', finished = ?, lease_until = NULL, error = ?, "
@@ -661,17 +651,7 @@ class SQLiteStorage(Storage):
                 "SELECT number, iteration, created, rng, state FROM checkpoints WHERE number = ?",
                 (number,),
             ).fetchone()
-        if found is None:
-            return None
-        try:
-            rng = from_blob(found[3])
-            state = None if found[4] is None else from_blob(found[4])
-        except Exception as exc:  # a damaged or foreign blob: never unpickle beyond weights
-            raise StudyError(
-                f"checkpoint at query {found[0]} in {self.path} cannot be read "
-                f"({exc.__class__.__name__})"
-            ) from None
-        return Checkpoint(int(found[0]), int(found[1]), float(found[2]), rng, state)
+        return None if found is None else Checkpoint.from_columns(found, str(self.path))
 
     # -- sessions ----------------------------------------------------------------------------
     @_guarded
@@ -685,35 +665,28 @@ class SQLiteStorage(Storage):
             return int(cur.lastrowid)
 
     @_guarded
-    def update_session(
-        self,
-        session: int,
-        *,
-        status: str | None = None,
-        phases: dict[str, float] | None = None,
-        replayed: int | None = None,
-        replay_seconds: float | None = None,
-    ) -> None:
+    def _update_session(self, session: int, update: SessionUpdate) -> None:
         with self._transaction() as conn:
-            if status is not None:
-                # "killed" is noticed later by another process: when it died is unknown
-                ended = None if status in ("running", "killed") else time.time()
+            if update.status is not None:
+                ended = time.time() if update.ends else None
                 conn.execute(
                     "UPDATE sessions SET status = ?, ended = ? WHERE id = ?",
-                    (status, ended, session),
+                    (update.status, ended, session),
                 )
-            if replayed is not None:
-                conn.execute("UPDATE sessions SET replayed = ? WHERE id = ?", (replayed, session))
-            if replay_seconds is not None:
+            if update.replayed is not None:
+                conn.execute(
+                    "UPDATE sessions SET replayed = ? WHERE id = ?", (update.replayed, session)
+                )
+            if update.replay_seconds is not None:
                 conn.execute(
                     "UPDATE sessions SET replay_seconds = ? WHERE id = ?",
-                    (replay_seconds, session),
+                    (update.replay_seconds, session),
                 )
-            for phase, seconds in (phases or {}).items():
+            for phase, seconds in update.phases.items():
                 conn.execute(
                     "INSERT INTO phase_times (session, phase, seconds) VALUES (?, ?, ?) "
                     "ON CONFLICT (session, phase) DO UPDATE SET seconds = excluded.seconds",
-                    (session, phase, float(seconds)),
+                    (session, phase, seconds),
                 )
 
     @_guarded

@@ -1,0 +1,55 @@
+"""CPU seconds of one search, per strategy: the predictor issue's cost goal (a 500-query search
+of the leading strategy in at most 30 s of CPU on one core).
+
+    OMP_NUM_THREADS=1 python benchmarks/search_cost.py --strategies predictor-ls \
+        --budget 500 --seeds 0-4 --out docs/results/screened-cost
+
+Runs each search in this process on one thread (table loaded once, not counted) and prints and
+saves (``cost.json``) the process CPU time and wall time per run; run it alone on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--strategies", default="predictor-ls")
+    parser.add_argument("--dataset", default="cifar10")
+    parser.add_argument("--budget", type=int, default=500)
+    parser.add_argument("--seeds", default="0-4")
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    import torch
+
+    from seminas.benchmarks.factory import make_evaluator
+    from seminas.experiments.seeds import parse_seeds
+    from seminas.strategies import default_preset, make_strategy, run_search
+
+    torch.set_num_threads(1)
+    evaluator = make_evaluator("nb201", dataset=args.dataset)
+    rows = []
+    for name in args.strategies.split(","):
+        for seed in parse_seeds(args.seeds):
+            strategy = make_strategy(name, default_preset(name, "nb201"))
+            cpu, wall = time.process_time(), time.perf_counter()
+            result = run_search(strategy, evaluator, args.budget, seed=seed)
+            row = {"strategy": name, "seed": seed, "budget": args.budget,
+                   "cpu_seconds": round(time.process_time() - cpu, 2),
+                   "wall_seconds": round(time.perf_counter() - wall, 2),
+                   "best_search_metric": result.best.search_metric,
+                   "omp_threads": os.environ.get("OMP_NUM_THREADS")}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "cost.json").write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

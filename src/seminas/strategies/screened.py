@@ -1,0 +1,239 @@
+"""Searches whose moves are screened by a predictor before a query is spent on them.
+
+Both take SemiNAS's view that a predictor is nearly free next to an evaluation, and spend it on
+*choosing among local moves* rather than on ranking the whole space at once (which is where the
+controller and the one-shot peers lose order, see ``docs/results/peers.md``):
+
+- ``predictor-ls`` -- **iterated local search with a screening predictor.** Evaluate ``initial``
+  random cells. Each round, fit the predictor on everything evaluated, predict every unevaluated
+  neighbour (one edit) of the current local search's best cell and evaluate the
+  ``per_iteration`` best-predicted ones. When the best cell has no unevaluated neighbour left it
+  is a local optimum: the search restarts from the predictor's best unevaluated cell at least
+  ``restart_distance`` edits away from every local optimum found so far. Local search alone is a
+  strong NAS-Bench baseline (White, Nolen, Hutter, "Exploring the loss landscape in neural
+  architecture search", UAI 2021); the predictor decides the order in which neighbours are
+  tried and where to restart.
+- ``semi-predictor-ls`` -- the same with SemiNAS's step in every fit (Luo et al., NeurIPS
+  2020): the fitted predictor pseudo-labels ``pseudo_labels`` random unevaluated cells and is
+  refit on the labeled rows repeated ``upsample`` times plus the pseudo-labeled ones.
+- ``predictor-re`` -- **regularized evolution with screened children** (Real et al., AAAI 2019,
+  plus the screening): each child is the best-predicted unevaluated neighbour of its tournament
+  winner, instead of one random mutation.
+
+The predictor is any flat-feature predictor of the registry (``gbdt`` -- LightGBM -- by
+default, ``mlp``). A neighbourhood is the space's ``neighbours(arch)`` where it defines one,
+else ``mutations`` distinct mutants. Distances for restarts are counted in changed positions of
+the flat encoding (one edit of a NAS-Bench-201 cell = one position).
+
+Settings (the ``nb201`` preset = the defaults) were chosen on development seeds 1000-1019,
+NAS-Bench-201 CIFAR-10, budget 500, by the queries needed to reach the validation optimum
+(``docs/results/screened.md``); the reported seeds 0-99 were never used to choose them.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seminas.options import Options, opt, refuse
+from seminas.predictors.encoding import features
+from seminas.registry import make_predictor
+from seminas.strategies.base import SearchContext, Strategy
+from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
+
+FLAT_PREDICTORS = ("gbdt", "mlp")
+
+
+@dataclass(frozen=True)
+class ScreenedConfig(Options):
+    initial: int = opt(10, low=1, doc="random architectures evaluated first")
+    per_iteration: int = opt(5, low=1, doc="best-predicted moves evaluated per round")
+    predictor: str = opt("gbdt", choices=FLAT_PREDICTORS, doc="the screening predictor",
+                         label="screening predictor")
+    gbdt_min_data_in_leaf: int = opt(2, low=1, doc="fewest samples in a leaf (predictor gbdt)")
+    mlp_hidden: tuple[int, ...] = opt((128, 128, 128, 128), low=1, doc="MLP hidden widths")
+    mlp_epochs: int = opt(100, low=1, doc="MLP training epochs per fit")
+    pseudo_labels: int = opt(0, low=0, doc="M: unevaluated cells pseudo-labeled per fit "
+                             "(0 = none)")
+    upsample: int = opt(10, low=1, doc="labeled rows repeated this often next to pseudo-labels")
+    mutations: int = opt(64, low=1, doc="mutants drawn as the neighbourhood where the space "
+                         "lists no neighbours")
+    pool: int = opt(0, low=0, doc="cells ranked for a restart; 0 = the whole space if listable")
+    fallback_pool: int = opt(10_000, low=1, doc="cells ranked for a restart when pool = 0 but "
+                             "the space cannot be listed")
+
+
+@dataclass(frozen=True)
+class ScreenedLSConfig(ScreenedConfig):
+    restart_distance: int = opt(2, low=1, doc="edits a restart keeps from every local optimum")
+
+
+@dataclass(frozen=True)
+class ScreenedREConfig(ScreenedConfig):
+    population_size: int = opt(10, low=1, doc="architectures kept alive (the oldest dies)")
+    tournament_size: int = opt(3, low=1, doc="members sampled; the fittest is the parent")
+
+    def _check(self) -> None:
+        if self.tournament_size > self.population_size:
+            raise refuse("tournament_size", self.tournament_size,
+                         f"at most population_size ({self.population_size})")
+
+
+class _Screened(Strategy):
+    """What both searches share: the predictor of a round and the neighbourhood of a cell."""
+
+    Config = ScreenedConfig
+
+    def _fit(self, ctx: SearchContext, rng: np.random.Generator, X: np.ndarray,
+             y: np.ndarray) -> Any:
+        c = self.config
+        options = {
+            "gbdt": {"min_data_in_leaf": c.gbdt_min_data_in_leaf},
+            "mlp": {"hidden": tuple(c.mlp_hidden), "epochs": c.mlp_epochs},
+        }[c.predictor]
+        ctx.set_phase("training")
+        teacher = make_predictor(c.predictor, seed=int(rng.integers(2**31 - 1)), **options)
+        teacher.fit(X, y)
+        if c.pseudo_labels <= 0:
+            return teacher
+        ctx.set_phase("pseudo-labeling")
+        unlabeled = draw_candidates(ctx, rng, c.pseudo_labels, c.pseudo_labels)
+        U = unlabeled.features[~unlabeled.evaluated]  # never an evaluated cell
+        X_mix = np.concatenate([np.tile(X, (c.upsample, 1)), U])
+        y_mix = np.concatenate([np.tile(y, c.upsample), teacher.predict(U)])
+        ctx.set_phase("training")
+        student = make_predictor(c.predictor, seed=int(rng.integers(2**31 - 1)), **options)
+        return student.fit(X_mix, y_mix)
+
+    def _neighbours(self, ctx: SearchContext, rng: np.random.Generator, arch: Any) -> list[Any]:
+        """The unevaluated, valid one-edit moves from ``arch``, each once, in a fixed order."""
+        space = ctx.space
+        listed = getattr(space, "neighbours", None)
+        moves = listed(arch) if callable(listed) else [
+            space.mutate(arch, rng) for _ in range(self.config.mutations)
+        ]
+        out, seen = [], set()
+        for move in moves:
+            if space.try_validate(move) is None or ctx.is_evaluated(move):
+                continue
+            key = space.arch_id(move)
+            if key not in seen:
+                seen.add(key)
+                out.append(move)
+        return out
+
+
+def _distance(F: np.ndarray, anchors: np.ndarray) -> np.ndarray:
+    """Fewest changed positions (half the L1 distance of flat encodings) to any anchor row."""
+    return np.min(np.abs(F[:, None, :] - anchors[None, :, :]).sum(axis=2), axis=1) / 2.0
+
+
+class ScreenedLocalSearch(_Screened):
+    name = "predictor-ls"
+    Config = ScreenedLSConfig
+    presets = {"nb201": {}}
+
+    def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
+        c = self.config
+        space = ctx.space
+        ctx.diagnostics.setdefault("iterations", [])
+        ctx.set_phase("evaluation")
+        archs, ys, X = evaluate_random(ctx, rng, c.initial)
+        best = int(np.argmax(ys))  # the current local search's best (index into archs)
+        optima: list[np.ndarray] = []  # flat encodings of the local optima found
+        iteration = 0
+        while True:
+            iteration += 1
+            model = self._fit(ctx, rng, X, np.asarray(ys))
+            ctx.set_phase("prediction")
+            moves = self._neighbours(ctx, rng, archs[best])
+            restart = not moves
+            if restart:  # a local optimum: restart from the predictor's best far-away cell
+                optima.append(X[best])
+                new, scores = self._restart(ctx, rng, model, np.stack(optima))
+            else:
+                predicted = model.predict(features(space, moves))
+                order = rank(predicted, rng)[: min(c.per_iteration, ctx.remaining)]
+                new, scores = [moves[i] for i in order], predicted[order]
+            ctx.diagnostics["iterations"].append({
+                "iteration": iteration, "labeled": len(ys), "restart": restart,
+                "local_optima": len(optima),
+            })
+            ctx.set_phase("evaluation")
+            evaluated = ctx.evaluate(new, iteration=iteration, predicted=scores)
+            start = len(archs)
+            for arch, record in evaluated:
+                archs.append(arch)
+                ys.append(record.search_metric)
+            if restart:  # the restart cell leads its own local search (if it was evaluated)
+                best = start if evaluated else int(np.argmax(ys))
+            for j in range(start, len(archs)):
+                if ys[j] > ys[best]:
+                    best = j
+            X = np.concatenate([X, features(space, [a for a, _ in evaluated])])
+
+    def _restart(self, ctx: SearchContext, rng: np.random.Generator, model: Any,
+                 optima: np.ndarray) -> tuple[list[Any], np.ndarray]:
+        c = self.config
+        pool = draw_candidates(ctx, rng, c.pool, c.fallback_pool)
+        scores = np.where(pool.evaluated, -np.inf, model.predict(pool.features))
+        far = _distance(pool.features, optima) >= c.restart_distance
+        if np.isfinite(scores[far]).any():
+            scores = np.where(far, scores, -np.inf)
+        pick = int(rank(scores, rng)[0])
+        return [pool.arch(pick)], scores[[pick]]
+
+
+class SemiScreenedLocalSearch(ScreenedLocalSearch):
+    """``predictor-ls`` whose predictor is refit on pseudo-labeled cells too (SemiNAS's step)."""
+
+    name = "semi-predictor-ls"
+    presets = {"nb201": {"pseudo_labels": 1000, "upsample": 10}}
+
+
+class ScreenedEvolution(_Screened):
+    name = "predictor-re"
+    Config = ScreenedREConfig
+    presets = {"nb201": {}}
+
+    def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
+        c = self.config
+        space = ctx.space
+        ctx.set_phase("evaluation")
+        archs, ys, X = evaluate_random(ctx, rng, c.initial)
+        population: deque = deque(range(len(archs)))  # indices into archs, oldest first
+        while len(population) > c.population_size:
+            population.popleft()
+        cycle = 0
+        while True:
+            cycle += 1
+            model = self._fit(ctx, rng, X, np.asarray(ys))
+            ctx.set_phase("prediction")
+            children: list[Any] = []
+            predicted: list[float] = []
+            taken: set[str] = set()
+            for _ in range(min(c.per_iteration, ctx.remaining)):
+                k = min(c.tournament_size, len(population))
+                picks = rng.choice(len(population), size=k, replace=False)
+                parent = max((population[int(i)] for i in picks), key=lambda i: ys[i])
+                moves = [m for m in self._neighbours(ctx, rng, archs[parent])
+                         if space.arch_id(m) not in taken]
+                if not moves:  # a parent with every neighbour evaluated: a fresh random cell
+                    moves = space.sample(1, rng, exclude=ctx.evaluated_ids | taken)
+                scores = model.predict(features(space, moves))
+                best = int(rank(scores, rng)[0])
+                children.append(moves[best])
+                predicted.append(float(scores[best]))
+                taken.add(space.arch_id(moves[best]))
+            ctx.set_phase("evaluation")
+            evaluated = ctx.evaluate(children, iteration=cycle, predicted=np.asarray(predicted))
+            for arch, record in evaluated:
+                archs.append(arch)
+                ys.append(record.search_metric)
+                population.append(len(archs) - 1)
+                if len(population) > c.population_size:
+                    population.popleft()
+            X = np.concatenate([X, features(space, [a for a, _ in evaluated])])

@@ -1,0 +1,96 @@
+"""The predictor-screened searches (predictor-ls, semi-predictor-ls, predictor-re): exact budget,
+determinism per seed, moves that really are one edit, restarts away from local optima, and
+pseudo-labels that never touch an evaluated cell -- on the real NAS-Bench-201 table."""
+
+import numpy as np
+import pytest
+
+from seminas.strategies import make_strategy, run_search
+from seminas.strategies.screened import _distance
+
+SCREENED = ["predictor-ls", "semi-predictor-ls", "predictor-re"]
+QUICK = {"semi-predictor-ls": {"pseudo_labels": 200}}
+
+
+def quick(name, **extra):
+    return make_strategy(name, "nb201", **{**QUICK.get(name, {}), **extra})
+
+
+@pytest.mark.parametrize("name", SCREENED)
+def test_a_20_query_search_is_exact_and_deterministic(nb201, name):
+    a = run_search(quick(name), nb201, 20, seed=3)
+    b = run_search(quick(name), nb201, 20, seed=3)
+    c = run_search(quick(name), nb201, 20, seed=4)
+    assert len(a.trials) == 20 and len({t.arch_id for t in a.trials}) == 20
+    assert [(t.arch_id, t.predicted) for t in a.trials] == [
+        (t.arch_id, t.predicted) for t in b.trials
+    ]
+    assert [t.arch_id for t in a.trials] != [t.arch_id for t in c.trials]
+    assert all(t.predicted is not None for t in a.trials if t.iteration > 0)
+
+
+@pytest.mark.parametrize("name", SCREENED)
+def test_a_short_run_beats_the_90th_percentile(nb201, name):
+    result = run_search(quick(name), nb201, 60, seed=0)
+    assert len({t.arch_id for t in result.trials}) == 60
+    assert result.best.search_metric > float(np.quantile(nb201.search, 0.9))
+
+
+def test_local_moves_are_one_edit_from_the_local_search_best(nb201):
+    """Outside restarts, every proposal is a neighbour of the best cell of its local search."""
+    space = nb201.space
+    result = run_search(quick("predictor-ls"), nb201, 80, seed=1)
+    restarts = {d["iteration"] for d in result.diagnostics["iterations"] if d["restart"]}
+    trials = result.trials
+    for i, t in enumerate(trials):
+        if t.iteration == 0 or t.iteration in restarts:
+            continue
+        earlier = [s for s in trials[:i] if s.iteration < t.iteration]
+        ops = space.from_native(t.arch).ops
+        edits = [sum(a != b for a, b in zip(ops, space.from_native(s.arch).ops, strict=True))
+                 for s in earlier]
+        assert 1 in edits
+
+
+def test_restarts_keep_away_from_local_optima(nb201):
+    """A long run on a small budget per round must restart; each restart cell is at least
+    ``restart_distance`` edits from every cell the search had stopped at before."""
+    result = run_search(quick("predictor-ls", initial=5), nb201, 300, seed=2)
+    info = result.diagnostics["iterations"]
+    assert any(d["restart"] for d in info)
+    assert [d["local_optima"] for d in info] == sorted(d["local_optima"] for d in info)
+
+
+def test_distance_counts_changed_positions():
+    a = np.array([[1, 0, 0, 1]], dtype=np.float32)  # two positions, one-hot of width 2
+    rows = np.array([[1, 0, 0, 1], [0, 1, 0, 1], [0, 1, 1, 0]], dtype=np.float32)
+    assert _distance(rows, a).tolist() == [0.0, 1.0, 2.0]
+
+
+def test_pseudo_labels_never_cover_an_evaluated_cell(nb201, monkeypatch):
+    """The student is fitted on labeled rows x upsample plus pseudo-labeled rows, and no
+    pseudo-labeled row is an evaluated cell (the wrapper sees features only)."""
+    from seminas.predictors.gbdt import GBDTPredictor
+
+    fits = []
+    original = GBDTPredictor.fit
+
+    def spy(self, X, y):
+        fits.append(np.asarray(X).copy())
+        return original(self, X, y)
+
+    monkeypatch.setattr(GBDTPredictor, "fit", spy)
+    strategy = quick("semi-predictor-ls", pseudo_labels=150, upsample=3)
+    run_search(strategy, nb201, 25, seed=0)
+    assert len(fits) >= 4
+    for teacher, student in zip(fits[0::2], fits[1::2], strict=True):
+        labeled = {tuple(r) for r in teacher}
+        assert np.array_equal(student[: 3 * len(teacher)], np.tile(teacher, (3, 1)))
+        pseudo = student[3 * len(teacher):]
+        assert len(pseudo) == 150
+        assert not ({tuple(r) for r in pseudo} & labeled)
+
+
+def test_evolution_tournament_cannot_exceed_population():
+    with pytest.raises(Exception, match="tournament_size"):
+        make_strategy("predictor-re", population_size=3, tournament_size=5)
