@@ -4,8 +4,12 @@ from pathlib import Path
 import pytest
 
 from seminas.data import data_dir
+from seminas.spaces import nb101_enum as ne
 
 DATA = data_dir()
+# Resolved at import, before the autouse fixture points SEMINAS_CACHE at a temporary directory:
+# a valid enumeration the user already built is reused (read-only) instead of rebuilt.
+USER_ENUM_CACHE = ne.default_cache_path()
 
 
 def need(relpath: str) -> Path:
@@ -63,3 +67,34 @@ def pg_database(pg_server):
     import secrets
 
     return pg_server.create_database(f"test_{secrets.token_hex(4)}")
+
+
+@pytest.fixture(scope="session")
+def enum(tmp_path_factory) -> ne.NB101Enumeration:
+    """The full NAS-Bench-101 enumeration: $SEMINAS_TEST_ENUM_CACHE if set (built there once),
+    else the user's valid cache, else built once per test session in a temporary directory."""
+    shared = os.environ.get("SEMINAS_TEST_ENUM_CACHE")
+    if shared:
+        return ne.load_or_build(shared)
+    if USER_ENUM_CACHE.is_file():
+        try:
+            cached = ne.load(USER_ENUM_CACHE)
+        except ne.EnumerationCacheError:
+            cached = None
+        if cached is not None and cached.is_full:
+            return cached
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # one build shared by all xdist workers (load_or_build locks)
+    return ne.load_or_build(root / "nb101-enum" / ne.CACHE_NAME)
+
+
+@pytest.fixture
+def enum_in_cache(enum, monkeypatch, tmp_path):
+    """The enumeration where seminas looks for it by default (a link in a fresh SEMINAS_CACHE,
+    inherited by subprocesses), so code that calls ``load_or_build()`` never rebuilds it."""
+    cache = tmp_path / "enum-cache"
+    cache.mkdir()
+    (cache / ne.CACHE_NAME).symlink_to(Path(enum.path).resolve())
+    monkeypatch.setenv("SEMINAS_CACHE", str(cache))
+    return enum

@@ -340,9 +340,9 @@ def test_seminas_pseudo_labels_what_is_left_of_a_small_space():
     [
         ([*SEARCH, "--epochs", "12"], "--epochs does not apply to nb201 with --evaluator table"),
         ([*SEARCH, "--nb101-file", "x.tfrecord"], "--nb101-file does not apply to nb201"),
-        (
+        (  # nb101's datasets are its two tables
             [*SEARCH, "--space", "nb101", "--dataset", "cifar100"],
-            "--dataset does not apply to nb101",
+            "NAS-Bench-101 has no dataset 'cifar100': choose official",
         ),
         ([*SEARCH, "--space", "nb101", "--fidelity", "12"], "--fidelity does not apply to nb101"),
         (

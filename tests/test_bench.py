@@ -77,8 +77,8 @@ def test_format_seeds_round_trips() -> None:
 def test_unknown_space_is_a_clear_error() -> None:
     with pytest.raises(SeminasError, match="unknown search space"):
         make_benchmark("nb999", "cifar10")
-    with pytest.raises(SeminasError, match="has no datasets"):  # nb101 runs, with no dataset
-        make_benchmark("nb101", "cifar10")
+    with pytest.raises(SeminasError, match="no dataset 'cifar10'.*official.*subset-20k"):
+        make_benchmark("nb101", "cifar10")  # nb101's datasets are its two tables
 
 
 def test_config_key_ignores_seed_and_data_location() -> None:
@@ -316,7 +316,7 @@ def test_bench_runs_nas_bench_101_from_an_official_file(tmp_path: Path, capsys) 
     assert lines[0]["arch_ids"] != lines[1]["arch_ids"]  # another seed, another search
     assert "nb101" in (out / "summary.md").read_text()
     capsys.readouterr()
-    with pytest.raises(SeminasError, match="has no datasets"):
+    with pytest.raises(SeminasError, match="no dataset 'cifar10': choose official"):
         make_benchmark("nb101", "cifar10", data_dir=data)
     # --epochs is the table's fidelity, and the official file comes from the data directory
     out12 = tmp_path / "bench12"

@@ -3,7 +3,6 @@ builder against brute force on small cells, sampling, and the on-disk cache."""
 
 import itertools
 import json
-import os
 import time
 
 import numpy as np
@@ -21,36 +20,12 @@ from seminas.spaces.nb101 import (
     spec_from_labels,
 )
 
-# Resolved at import, before the autouse fixture points SEMINAS_CACHE at a temporary directory:
-# a valid enumeration the user already built is reused (read-only) instead of rebuilt.
-USER_CACHE = ne.default_cache_path()
-
 
 def need(relpath: str):
     path = data_dir() / relpath
     if not path.is_file():
         pytest.skip(f"real data file {path} is absent (set SEMINAS_DATA to the shared data dir)")
     return path
-
-
-@pytest.fixture(scope="session")
-def enum(tmp_path_factory) -> ne.NB101Enumeration:
-    """The full enumeration: $SEMINAS_TEST_ENUM_CACHE if set (built there once), else the user's
-    valid cache, else built once per test session in a temporary directory."""
-    shared = os.environ.get("SEMINAS_TEST_ENUM_CACHE")
-    if shared:
-        return ne.load_or_build(shared)
-    if USER_CACHE.is_file():
-        try:
-            cached = ne.load(USER_CACHE)
-        except ne.EnumerationCacheError:
-            cached = None
-        if cached is not None and cached.is_full:
-            return cached
-    root = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        root = root.parent  # one build shared by all xdist workers (load_or_build locks)
-    return ne.load_or_build(root / "nb101-enum" / ne.CACHE_NAME)
 
 
 @pytest.fixture(scope="session")

@@ -122,27 +122,66 @@ NB201 = SpaceEntry(
 
 
 # -- NAS-Bench-101 ------------------------------------------------------------------------------
+NB101_DATASETS = {"official": "official", "subset-20k": "subset-20k", "subset": "subset-20k"}
+
+
+def nb101_check(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The table by its canonical name (``official`` or the shipped ``subset-20k``) and an
+    epoch budget the table has, checked before any work."""
+    from seminas.benchmarks.nb101.schema import EPOCH_BUDGETS
+
+    out = dict(options)
+    name = str(out.get("dataset") or "official").strip().lower()
+    if name not in NB101_DATASETS:
+        raise SeminasError(
+            f"NAS-Bench-101 has no dataset {out.get('dataset')!r}: choose official (the file you "
+            f"bring) or subset-20k (the 20,001 real cells in the data directory)"
+        )
+    out["dataset"] = NB101_DATASETS[name]
+    try:
+        epochs_ok = int(out["epochs"]) in EPOCH_BUDGETS
+    except (TypeError, ValueError):
+        epochs_ok = False
+    if not epochs_ok:
+        raise SeminasError(
+            f"NAS-Bench-101 has no results for --epochs {out['epochs']!r}: choose "
+            f"{', '.join(map(str, EPOCH_BUDGETS))}"
+        )
+    out["epochs"] = int(out["epochs"])
+    return out
+
+
 def nb101_table(
     nb101_file: str | os.PathLike | None,
     epochs: int,
     seed: int,
+    dataset: str = "official",
     data_dir: str | os.PathLike | None = None,
     progress: Progress | None = None,
 ) -> Any:
     """The official table. When it holds every cell, the space samples uniformly from the cached
     enumeration; a partial table (a fixture, a subset) restricts the space to its own cells so
     that no strategy proposes a cell the table cannot answer. Converting the file and building
-    the enumeration (each once per machine) report to ``progress``."""
+    the enumeration (each once per machine) report to ``progress``.
+
+    ``dataset="subset-20k"``: the 20,001 real cells of the data directory's subset instead,
+    searched and reported by their single-run validation accuracy (it has no test accuracy);
+    their matrices come from the enumeration."""
     from seminas.benchmarks.nb101 import NB101Benchmark
     from seminas.spaces.nb101 import NB101Space, SpecPool
+    from seminas.spaces.nb101_enum import load_or_build
 
+    if dataset == "subset-20k":
+        from seminas.benchmarks.nb101 import NB101SubsetBenchmark
+
+        subset = NB101SubsetBenchmark(epochs=epochs, data_dir=data_dir, report_validation=True)
+        subset.space = subset.restricted_space(load_or_build(progress=progress))
+        return subset
     bench = NB101Benchmark(
         nb101_file, epochs=epochs, seed=seed, data_dir=data_dir, progress=progress
     )
     table = bench.table
     if len(table) >= NB101_SIZE:
-        from seminas.spaces.nb101_enum import load_or_build
-
         bench.space = NB101Space(load_or_build(progress=progress))
     else:
         pool = SpecPool(
@@ -156,7 +195,7 @@ def nb101_table(
 def nb101_query(args: argparse.Namespace) -> tuple[Any, Any]:
     """``seminas query --space nb101``: by ``--hash H`` or ``--arch JSON``, in the official
     table or (``--subset``) the shipped 20k-cell subset."""
-    if getattr(args, "subset", False):
+    if getattr(args, "subset", False) or args.dataset in ("subset-20k", "subset"):
         from seminas.benchmarks.nb101 import NB101SubsetBenchmark
 
         bench: Any = NB101SubsetBenchmark(epochs=args.epochs, data_dir=args.data_dir)
@@ -185,7 +224,8 @@ NB101 = SpaceEntry(
     description="NAS-Bench-101 cells: up to 7 vertices and 9 edges, 423,624 architectures",
     aliases=("nasbench101", "nas-bench-101"),
     table=nb101_table,
-    table_options={"nb101_file": None, "epochs": 108, "seed": 0},
+    table_options={"nb101_file": None, "epochs": 108, "seed": 0, "dataset": "official"},
+    check_table_options=nb101_check,
     network=_cell_network(
         "seminas.networks.nb101:NB101Network", "stem_channels", "cells_per_stack"
     ),

@@ -94,7 +94,9 @@ NB101_OFFICIAL_FILES = (
 )
 NB101_OFFICIAL_HINT = (
     "download nasbench_only108.tfrecord (or nasbench_full.tfrecord) from the NAS-Bench-101 "
-    "project (github.com/google-research/nasbench) and put it there, or pass --nb101-file"
+    "project (github.com/google-research/nasbench) and put it there, or pass --nb101-file "
+    "(a search or bench can use the 20,001 real cells of the data directory instead: "
+    "--dataset subset-20k)"
 )
 
 

@@ -191,7 +191,7 @@ class SpaceEntry:
                 f"search space {self.name!r} has no tabular benchmark: choose another "
                 f"--evaluator ({', '.join(evaluator_names_for(self))})"
             )
-        spec = self.table_spec(options or {})
+        spec = self.checked_table_options(options or {})  # wrong options: one line, no work
         return _call(resolve(self.table), data_dir=data_dir, progress=progress, **spec)
 
     def checked_table_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -444,6 +444,7 @@ _STRATEGIES = {
     "predictor-ls": "seminas.strategies.screened:ScreenedLocalSearch",
     "semi-predictor-ls": "seminas.strategies.screened:SemiScreenedLocalSearch",
     "predictor-re": "seminas.strategies.screened:ScreenedEvolution",
+    "seminas-rerank": "seminas.strategies.reranked:RerankedSemiNAS",
 }
 _EVALUATORS = {
     "table": "seminas.builtins:TABLE",

@@ -24,7 +24,17 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole parser: every command group adds its own subcommands, in the order of --help."""
-    from seminas.cli import bench, data, plugins, predictor_study, search, space, study, supernet
+    from seminas.cli import (
+        bench,
+        dashboard,
+        data,
+        plugins,
+        predictor_study,
+        search,
+        space,
+        study,
+        supernet,
+    )
     from seminas.cli.input import prepare_parser
 
     parser = Parser(prog="seminas", description=__doc__)
@@ -40,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     space.add_parser(sub)
     search.add_parsers(sub)  # query, search
     study.add_commands(sub)  # resume, show, plot, export, worker
+    dashboard.add_parser(sub)
     supernet.add_parser(sub)  # mobilenet ...
     bench.add_parsers(sub)  # bench, experiment
     predictor_study.add_parser(sub)

@@ -1,16 +1,23 @@
 """``seminas show``, ``plot`` and ``export``: a study's results. They only read: the study is
-opened read-only, so they work on a read-only file, folder or file system."""
+opened read-only, so they work on a read-only file, folder or file system. ``export --optuna
+URL`` writes the study into an Optuna storage instead (once, or ``--follow`` while it runs),
+through :mod:`seminas.integrations.optuna_export`."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from seminas.cli.input import positive_int
 from seminas.errors import SeminasError
+from seminas.options import number
+
+_DEFAULT_INTERVAL = 2.0  # seconds; optuna_export.DEFAULT_INTERVAL, without importing Optuna
 
 
 def _console(**kwargs: Any) -> Any:
@@ -155,6 +162,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     from seminas.study import Study
     from seminas.study.report import best_entries
 
+    if args.optuna is not None:
+        return _export_to_optuna(args)
+    for flag, given in (
+        ("--follow", args.follow),
+        ("--optuna-study", args.optuna_study is not None),
+        ("--interval", args.interval is not None),
+    ):
+        if given:
+            raise SeminasError(f"{flag} is for writing an Optuna storage: give --optuna URL too")
     if args.all and args.best:
         raise SeminasError("export either --best [--top K] or --all, not both")
     with Study.open(args.study, read_only=True) as study:
@@ -163,8 +179,106 @@ def cmd_export(args: argparse.Namespace) -> int:
 
             out = [trial_summary(t) for t in study.done()]
         else:
-            out = best_entries(study, args.top)
+            out = best_entries(study, args.top or 1)
     print(json.dumps(out, indent=2))
+    return 0
+
+
+def _export_to_optuna(args: argparse.Namespace) -> int:
+    """``export --optuna URL``: the finished queries written into an Optuna storage (once, or
+    with ``--follow`` until the search is complete), then one summary line."""
+    if args.all or args.best or args.top is not None:
+        raise SeminasError("--optuna writes every finished query: drop --best, --top and --all")
+    if args.interval is not None and not args.follow:
+        raise SeminasError("--interval is the pause between two passes of --follow: add --follow")
+    try:
+        import optuna
+
+        from seminas.integrations import optuna_export
+    except ImportError:
+        raise SeminasError("--optuna needs Optuna: pip install 'seminas[optuna]'") from None
+    from seminas.study import Study
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "A new study created" on stderr
+    if not args.follow:
+        with Study.open(args.study, read_only=True) as study:
+            result = optuna_export.export_to_optuna(study, args.optuna, args.optuna_study)
+        print(result.summary())
+        return 0
+    return _follow(args, optuna_export)
+
+
+def _open_read_only(location: str, wait: float) -> Any:
+    """The study, read-only, waiting up to ``wait`` seconds for a search that is still
+    creating it (a mirror started together with its search: the file may not exist yet)."""
+    from seminas.study import Study
+    from seminas.study.storage import StudyError, StudyNotReady
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return Study.open(location, read_only=True)
+        except StudyError as exc:
+            being_created = isinstance(exc, StudyNotReady) or (
+                "://" not in location and not Path(location).exists()
+            )
+            if not being_created or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.1)
+
+
+def _follow(args: argparse.Namespace, optuna_export: Any) -> int:
+    """``export --optuna URL --follow``: a live mirror with a progress bar; Ctrl-C (exit 130)
+    or SIGTERM (143) stop it, keeping what it wrote."""
+    from seminas.cli.progress import RichProgress, progress_for
+    from seminas.cli.study import DEFAULT_WORKER_WAIT
+    from seminas.lifecycle import exit_code, stop_signals
+
+    interval = optuna_export.DEFAULT_INTERVAL if args.interval is None else args.interval
+    shown = optuna_export.optuna_url(args.optuna)[1]  # a bad URL: one line before any wait
+    if not args.quiet:
+        print(
+            f"mirroring study {args.study} into {shown} every {interval:g} s until its search "
+            f"is complete (Ctrl-C stops)",
+            file=sys.stderr,
+        )
+    seen: dict[str, Any] = {"written": 0, "name": args.optuna_study, "started": False}
+    try:
+        with stop_signals(), progress_for(args.quiet) as progress:
+
+            def on_sync(result: Any, study: Any) -> None:
+                written = result.added + result.existing
+                if not seen["started"]:
+                    progress.start("optuna mirror", study.budget, "queries")
+                    seen["started"] = True
+                best = study.best(1)
+                shown_best = f"{best[0].search_metric:.3f}" if best else "-"
+                note = f"best {shown_best}  {result.unfinished} pending or running"
+                if isinstance(progress, RichProgress):
+                    progress.update(done=written, note=note)
+                else:
+                    progress.advance(written - seen["written"], note)
+                seen.update(written=written, name=result.study_name)
+
+            result = optuna_export.follow(
+                args.study,
+                args.optuna,
+                args.optuna_study,
+                interval=interval,
+                on_sync=on_sync,
+                open_study=lambda where: _open_read_only(where, DEFAULT_WORKER_WAIT),
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (see stop_signals)
+        code = exit_code(exc)
+        what = "terminated (SIGTERM)" if code == 128 + signal.SIGTERM else "interrupted"
+        name = f" study {seen['name']!r}" if seen["name"] else ""
+        print(
+            f"{what}: {seen['written']} queries of {args.study} are in {shown}{name}; run the "
+            f"same command again to continue",
+            file=sys.stderr,
+        )
+        return code
+    print(result.summary())
     return 0
 
 
@@ -182,9 +296,30 @@ def add_parsers(sub: Any) -> None:
     plot.add_argument("--out", metavar="DIR", help="output folder (default: FILE's stem-plots)")
     plot.set_defaults(func=cmd_plot)
 
-    export = sub.add_parser("export", help="the best architectures as JSON, native notation")
+    export = sub.add_parser(
+        "export", help="the best architectures as JSON; or the study into an Optuna storage"
+    )
     export.add_argument("study", metavar="FILE")
     export.add_argument("--best", action="store_true", help="the best architectures (default)")
-    export.add_argument("--top", type=positive_int, default=1, help="how many, with --best")
+    export.add_argument("--top", type=positive_int, help="how many, with --best (default 1)")
     export.add_argument("--all", action="store_true", help="every finished query, in order")
+    export.add_argument(
+        "--optuna", metavar="URL",
+        help="write every finished query into this Optuna storage (sqlite:///optuna.db, "
+        "postgresql://USER@HOST/DB) for optuna-dashboard; again later adds only the new ones",
+    )
+    export.add_argument(
+        "--optuna-study", metavar="NAME",
+        help="the Optuna study to write (default: the study's file stem or server name)",
+    )
+    export.add_argument(
+        "--follow", action="store_true",
+        help="with --optuna: keep mirroring while the search runs, until it is complete",
+    )
+    export.add_argument(
+        "--interval", type=number(float, above=0, what="a number of seconds"),
+        metavar="SECONDS",
+        help=f"with --follow: seconds between two passes (default {_DEFAULT_INTERVAL:g})",
+    )
+    export.add_argument("--quiet", action="store_true", help="no progress bar (with --follow)")
     export.set_defaults(func=cmd_export)

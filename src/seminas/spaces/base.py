@@ -73,6 +73,17 @@ class SearchSpace(ABC, Generic[A]):
     def allowed_tokens(self, position: int) -> list[int]:
         return [int(t) for t in np.flatnonzero(self.token_mask()[position])]
 
+    def position_labels(self) -> list[tuple[str, dict[int, Any]]]:
+        """A readable name for each token position and what each token allowed there stands
+        for, so that an architecture can be shown as named choices (one Optuna parameter per
+        position, see :mod:`seminas.integrations.optuna_export`). Names are distinct, and so
+        are the labels of one position. By default ``token_i`` and the token numbers."""
+        mask = self.token_mask()
+        return [
+            (f"token_{i}", {int(t): int(t) for t in np.flatnonzero(mask[i])})
+            for i in range(self.seq_len)
+        ]
+
     def encode_many(self, archs: Iterable[A]) -> np.ndarray:
         return np.asarray([self.encode(a) for a in archs], dtype=np.int64).reshape(
             -1, self.seq_len

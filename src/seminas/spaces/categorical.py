@@ -259,6 +259,13 @@ class CategoricalSpace(SearchSpace[CategoricalArch]):
             mask[pos, off : off + len(p)] = True
         return mask
 
+    def position_labels(self) -> list[tuple[str, dict[int, Any]]]:
+        """Each parameter's name with its values, by token."""
+        return [
+            (p.name, {off + i: value for i, value in enumerate(p.choices)})
+            for off, p in zip(self._offset, self.parameters, strict=True)
+        ]
+
     # -- sampling and neighbourhoods ------------------------------------------------------
     def sample_one(self, rng: np.random.Generator) -> CategoricalArch:
         return CategoricalArch(tuple(int(i) for i in rng.integers(self.sizes)))

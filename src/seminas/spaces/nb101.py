@@ -334,6 +334,20 @@ class NB101Space(SearchSpace[NB101Spec]):
                 mask[start : start + v + 1, 0] = True
         return mask
 
+    def position_labels(self) -> list[tuple[str, dict[int, Any]]]:
+        """``"1<-0"``... (is there an edge into vertex i from vertex j: ``yes``/``no``) and
+        ``"op1"``... (vertex i's operation, ``output`` where the cell ends); ``-`` where a
+        smaller cell has ended before that position."""
+        mask = self.token_mask()
+        edge = {0: "-", NO_EDGE_TOKEN: "no", EDGE_TOKEN: "yes"}
+        op = {0: "-", **TOKEN_OPS}
+        out: list[tuple[str, dict[int, Any]]] = []
+        for v, start in _LAYOUT:
+            meanings = [(f"{v}<-{u}", edge) for u in range(v)] + [(f"op{v}", op)]
+            for pos, (name, labels) in enumerate(meanings, start=start):
+                out.append((name, {int(t): labels[int(t)] for t in np.flatnonzero(mask[pos])}))
+        return out
+
     def sample_one(self, rng: np.random.Generator) -> NB101Spec:
         if self.enumeration is not None:
             return self.enumeration.spec(int(rng.integers(len(self.enumeration))))

@@ -133,6 +133,13 @@ class NB201Space(SearchSpace[NB201Arch]):
         mask[:, 1:] = True
         return mask
 
+    def position_labels(self) -> list[tuple[str, dict[int, Any]]]:
+        """``"1<-0"``, ``"2<-0"``, ... ``"3<-2"`` (the edge into node i from node j, as
+        :func:`seminas.integrations.optuna.nb201_objective` names them), each with the
+        operation of every token."""
+        ops = {k + 1: op for k, op in enumerate(OPS)}
+        return [(f"{target}<-{source}", dict(ops)) for source, target in EDGES]
+
     def sample_one(self, rng: np.random.Generator) -> NB201Arch:
         return NB201Arch(tuple(OPS[int(i)] for i in rng.integers(len(OPS), size=NUM_EDGES)))
 

@@ -127,8 +127,32 @@ class _Screened(Strategy):
 
 
 def _distance(F: np.ndarray, anchors: np.ndarray) -> np.ndarray:
-    """Fewest changed positions (half the L1 distance of flat encodings) to any anchor row."""
-    return np.min(np.abs(F[:, None, :] - anchors[None, :, :]).sum(axis=2), axis=1) / 2.0
+    """Fewest changed positions (half the L1 distance of flat encodings) to any anchor row,
+    one anchor at a time (a row-by-anchor-by-feature array would not fit for large pools)."""
+    out = np.full(F.shape[0], np.inf)
+    for anchor in anchors:
+        np.minimum(out, np.abs(F - anchor).sum(axis=1) / 2.0, out=out)
+    return out
+
+
+class _FarFromOptima:
+    """Each pool row's distance to the nearest local optimum found so far. The pool is usually
+    the same catalog every restart, so the distances are kept and only the new optima are
+    measured (a restart costs one pass over the pool, not one per optimum)."""
+
+    def __init__(self) -> None:
+        self._pool: np.ndarray | None = None
+        self._done = 0
+        self._distance: np.ndarray | None = None
+
+    def __call__(self, pool: np.ndarray, optima: np.ndarray) -> np.ndarray:
+        if self._pool is not pool or self._distance is None:
+            self._pool, self._done = pool, 0
+            self._distance = np.full(pool.shape[0], np.inf)
+        if len(optima) > self._done:
+            np.minimum(self._distance, _distance(pool, optima[self._done:]), out=self._distance)
+            self._done = len(optima)
+        return self._distance
 
 
 class ScreenedLocalSearch(_Screened):
@@ -144,6 +168,7 @@ class ScreenedLocalSearch(_Screened):
         archs, ys, X = evaluate_random(ctx, rng, c.initial)
         best = int(np.argmax(ys))  # the current local search's best (index into archs)
         optima: list[np.ndarray] = []  # flat encodings of the local optima found
+        far_from = _FarFromOptima()
         iteration = 0
         while True:
             iteration += 1
@@ -153,7 +178,7 @@ class ScreenedLocalSearch(_Screened):
             restart = not moves
             if restart:  # a local optimum: restart from the predictor's best far-away cell
                 optima.append(X[best])
-                new, scores = self._restart(ctx, rng, model, np.stack(optima))
+                new, scores = self._restart(ctx, rng, model, np.stack(optima), far_from)
             else:
                 predicted = model.predict(features(space, moves))
                 order = rank(predicted, rng)[: min(c.per_iteration, ctx.remaining)]
@@ -176,11 +201,11 @@ class ScreenedLocalSearch(_Screened):
             X = np.concatenate([X, features(space, [a for a, _ in evaluated])])
 
     def _restart(self, ctx: SearchContext, rng: np.random.Generator, model: Any,
-                 optima: np.ndarray) -> tuple[list[Any], np.ndarray]:
+                 optima: np.ndarray, far_from: _FarFromOptima) -> tuple[list[Any], np.ndarray]:
         c = self.config
         pool = draw_candidates(ctx, rng, c.pool, c.fallback_pool)
         scores = np.where(pool.evaluated, -np.inf, model.predict(pool.features))
-        far = _distance(pool.features, optima) >= c.restart_distance
+        far = far_from(pool.features, optima) >= c.restart_distance
         if np.isfinite(scores[far]).any():
             scores = np.where(far, scores, -np.inf)
         pick = int(rank(scores, rng)[0])

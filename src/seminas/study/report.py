@@ -1,4 +1,5 @@
-"""What a study shows: a summary, the best architectures, and two plots.
+"""What a study shows: a summary, the best architectures, and two figures (written by
+``seminas plot``, served by ``seminas dashboard``).
 
 Everything here only reads the study, so it works on a study that is still running or was
 interrupted (it then describes the queries finished so far).
@@ -108,28 +109,25 @@ def summary(study: Study, top: int = 5) -> dict[str, Any]:
     }
 
 
-def plot(study: Study, out_dir: str | Path) -> list[Path]:
-    """Write ``best.png`` (best so far vs queries) and, where the strategy predicts,
-    ``predictions.png`` (predicted vs true per iteration, with Kendall tau); returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    done = study.done()
-    metrics = study.info.get("metrics", {})
-    search_name = metrics.get("search", "search metric")
-    report_name = metrics.get("report", "report metric")
+def figure_title(study: Study, done: list[TrialRow]) -> str:
+    """What the study's figures are titled: strategy, space, seed and progress."""
     space = study.config["evaluator"].get("space")
-    title = (
+    return (
         f"{study.config['strategy']} on {space} (seed {study.seed}, "
         f"{len(done)} of {study.budget} queries)"
     )
-    written = []
 
-    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+
+def best_figure(study: Study, done: list[TrialRow]) -> Any:
+    """Best search metric so far (and its report metric) against queries, with each
+    iteration's first query marked: a matplotlib ``Figure`` (no pyplot, so threads may draw)."""
+    from matplotlib.figure import Figure
+
+    metrics = study.info.get("metrics", {})
+    search_name = metrics.get("search", "search metric")
+    report_name = metrics.get("report", "report metric")
+    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    ax = fig.subplots()
     xs, best_s, best_r, best = [], [], [], None
     for t in done:
         if best is None or t.search_metric > best.search_metric:
@@ -147,43 +145,60 @@ def plot(study: Study, out_dir: str | Path) -> list[Path]:
         ax.axvline(x, color="0.6", lw=0.8, ls=":", zorder=0, label=label)
     ax.set_xlabel("queries")
     ax.set_ylabel("accuracy (%)")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(figure_title(study, done), fontsize=9)
+    if xs:
+        ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = out / "best.png"
-    fig.savefig(path)
-    plt.close(fig)
-    written.append(path)
+    return fig
+
+
+def predictions_figure(study: Study, done: list[TrialRow]) -> Any | None:
+    """Predicted against true search metric of each iteration's proposals, one panel per
+    iteration with its Kendall tau; None when no finished query carries a prediction."""
+    from matplotlib.figure import Figure
 
     taus = kendall_by_iteration(done)
-    if taus:
-        n = len(taus)
-        cols = min(4, n)
-        rows = math.ceil(n / cols)
-        fig, axes = plt.subplots(
-            rows, cols, figsize=(2.3 * cols, 2.2 * rows), dpi=100, squeeze=False
-        )
-        for ax, item in zip(axes.flat, taus, strict=False):
-            group = [
-                t for t in done if t.iteration == item["iteration"] and t.predicted is not None
-            ]
-            true = [t.search_metric for t in group]
-            pred = [t.predicted for t in group]
-            ax.scatter(true, pred, s=8, alpha=0.7)
-            lo, hi = min(true + pred), max(true + pred)
-            ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8)
-            tau = "n/a" if item["kendall_tau"] is None else f"{item['kendall_tau']:.2f}"
-            ax.set_title(f"iteration {item['iteration']}: τ = {tau}", fontsize=8)
-            ax.tick_params(labelsize=6)
-        for ax in list(axes.flat)[n:]:
-            ax.set_visible(False)
-        fig.supxlabel(f"true {search_name}", fontsize=8)
-        fig.supylabel("predicted", fontsize=8)
-        fig.suptitle(title, fontsize=9)
-        fig.tight_layout()
-        path = out / "predictions.png"
-        fig.savefig(path)
-        plt.close(fig)
-        written.append(path)
+    if not taus:
+        return None
+    search_name = study.info.get("metrics", {}).get("search", "search metric")
+    n = len(taus)
+    cols = min(4, n)
+    rows = math.ceil(n / cols)
+    # at least 5 inches wide, so that the title fits above a single iteration's panel
+    fig = Figure(figsize=(max(2.3 * cols, 5.0), 2.2 * rows), dpi=100)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, item in zip(axes.flat, taus, strict=False):
+        group = [t for t in done if t.iteration == item["iteration"] and t.predicted is not None]
+        true = [t.search_metric for t in group]
+        pred = [t.predicted for t in group]
+        ax.scatter(true, pred, s=8, alpha=0.7)
+        lo, hi = min(true + pred), max(true + pred)
+        ax.plot([lo, hi], [lo, hi], color="0.6", lw=0.8)
+        tau = "n/a" if item["kendall_tau"] is None else f"{item['kendall_tau']:.2f}"
+        ax.set_title(f"iteration {item['iteration']}: τ = {tau}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.supxlabel(f"true {search_name}", fontsize=8)
+    fig.supylabel("predicted", fontsize=8)
+    fig.suptitle(figure_title(study, done), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot(study: Study, out_dir: str | Path) -> list[Path]:
+    """Write ``best.png`` (best so far vs queries) and, where the strategy predicts,
+    ``predictions.png`` (predicted vs true per iteration, with Kendall tau); returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    done = study.done()
+    written = []
+    for name, fig in (
+        ("best.png", best_figure(study, done)),
+        ("predictions.png", predictions_figure(study, done)),
+    ):
+        if fig is not None:
+            fig.savefig(out / name)
+            written.append(out / name)
     return written

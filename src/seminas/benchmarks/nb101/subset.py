@@ -42,6 +42,7 @@ class NB101SubsetBenchmark(TabularBenchmark):
         epochs: int = 108,
         data_dir: str | os.PathLike | None = None,
         space: NB101Space | None = None,
+        report_validation: bool = False,
     ) -> None:
         super().__init__()
         if epochs not in EPOCH_BUDGETS:
@@ -66,6 +67,13 @@ class NB101SubsetBenchmark(TabularBenchmark):
         )
         self._params = frame["params"].to_numpy(np.int64)
         self.search_metric_name = f"validation accuracy (%), single run, {self.epochs} epochs"
+        # A search on the subset reports what it searched (there is no test accuracy to report)
+        self.report_validation = bool(report_validation)
+        if self.report_validation:
+            self.report_metric_name = (
+                f"validation accuracy (%), single run, {self.epochs} epochs (the subset has no "
+                f"test accuracy)"
+            )
         self._specs: list[NB101Spec] | None = None
 
     def specs(self) -> list[NB101Spec]:
@@ -82,6 +90,21 @@ class NB101SubsetBenchmark(TabularBenchmark):
                 ) from exc
         return list(self._specs)
 
+    def restricted_space(self, enumeration: Any) -> NB101Space:
+        """A space of exactly the subset's cells, their matrices found by hash in the full
+        enumeration (:func:`seminas.spaces.nb101_enum.load_or_build`), so that a search on the
+        subset never proposes a cell the subset cannot answer."""
+        from seminas.spaces.nb101 import SpecPool
+
+        positions = enumeration.indices_of(self.hashes)
+        missing = [h for h, p in zip(self.hashes, positions, strict=True) if p < 0]
+        if missing:
+            raise SeminasError(
+                f"{len(missing)} hashes of {self.path} are not NAS-Bench-101 cells (first: "
+                f"{missing[0]}); the file is damaged, restore it (`seminas data check`)"
+            )
+        return NB101Space(SpecPool(enumeration.specs(positions), self.hashes), restrict=True)
+
     def _row(self, module_hash: str) -> int:
         key = check_hash(module_hash)
         row = self._index.get(key)
@@ -96,7 +119,7 @@ class NB101SubsetBenchmark(TabularBenchmark):
         return Record(
             arch_id=self.hashes[row],
             search_metric=float(self._search[row]),
-            report_metric=None,
+            report_metric=float(self._search[row]) if self.report_validation else None,
             cost_seconds=None if self._cost is None else float(self._cost[row]),
             params=int(self._params[row]),
             extra={"epochs": self.epochs},
@@ -127,8 +150,20 @@ class NB101SubsetBenchmark(TabularBenchmark):
     def best_by_search(self) -> Record:
         return self._record(int(np.argmax(self._search)))
 
+    def best_by_report(self) -> Record:
+        """With ``report_validation``, the best validation accuracy; otherwise there is no
+        report metric to rank by."""
+        if not self.report_validation:
+            raise SeminasError("the NAS-Bench-101 subset has no test accuracy to rank by")
+        return self.best_by_search()
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "file": str(self.path), "epochs": self.epochs}
+        return {
+            **super().describe(),
+            "file": str(self.path),
+            "epochs": self.epochs,
+            "dataset": "subset-20k",
+        }
 
 
 def _read_csv(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:

@@ -304,16 +304,16 @@ def bench(
     from seminas.options import check_output_dir
 
     out_dir = check_output_dir(out, files=BENCH_FILES)  # a file in the way: refused before any run
+    first = specs[0]
+    # the table once here: a missing or damaged data file is one line before any worker starts
+    table = make_benchmark(first.space, first.dataset, first.data_dir, first.fidelity)
     out_dir.mkdir(parents=True, exist_ok=True)
     with exclusive(out_dir):
         lines, failures, skipped = _execute(specs, out_dir, workers, executor,
                                             progress or NO_PROGRESS)
         if not lines:
             raise BenchRunError(_failure_message(failures, len(specs), out_dir), failures)
-        first = specs[0]
-        info = describe_benchmark(
-            make_benchmark(first.space, first.dataset, first.data_dir, first.fidelity)
-        )
+        info = describe_benchmark(table)
         if command is None:
             command = default_command(lines, out_dir)
             if overrides:
