@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import NoReturn
 
 BUDGETS = (50, 100, 200, 300, 500)
-ORDER = ("seminas", "nao", "gbdt", "semi-gbdt", "weaknas", "predictor-ls", "semi-predictor-ls",
-         "predictor-re", "re", "rs")
+ORDER = ("seminas", "seminas-rerank", "nao", "gbdt", "semi-gbdt", "weaknas", "predictor-ls",
+         "semi-predictor-ls", "predictor-re", "re", "rs")
 NAMES = {
     "seminas": "SemiNAS",
+    "seminas-rerank": "SemiNAS, re-ranked candidates",
     "nao": "NAO",
     "gbdt": "GBDT-NAS",
     "semi-gbdt": "Semi-GBDT",

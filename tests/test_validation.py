@@ -333,7 +333,7 @@ def test_study_rebuild_validates_stored_options():
 # Bad values for each evaluator option (as the command line passes them), with a fragment of the
 # one-line error each must give. A new evaluator option without an entry here fails the test.
 BAD_EVALUATOR_VALUES = {
-    "dataset": [("mnist", "unknown NAS-Bench-201 dataset 'mnist'")],
+    "dataset": [("mnist", "dataset 'mnist'")],  # NB201: unknown ...; NB101: has no ...
     "fidelity": [("abc", "invalid int value"), ("13", "fidelity 13 is not available")],
     "nb101_file": [("{tmp}", "is a directory"), ("{tmp}/absent.tfrecord", "missing file")],
     "epochs": [("abc", "invalid int value"), ("0", "epochs")],

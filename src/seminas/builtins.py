@@ -144,7 +144,7 @@ def nb101_check(options: Mapping[str, Any]) -> dict[str, Any]:
         epochs_ok = False
     if not epochs_ok:
         raise SeminasError(
-            f"NAS-Bench-101 has no results for --epochs {out['epochs']!r}: choose "
+            f"NAS-Bench-101 has no results for {out['epochs']} epochs: choose --epochs "
             f"{', '.join(map(str, EPOCH_BUDGETS))}"
         )
     out["epochs"] = int(out["epochs"])

@@ -17,6 +17,10 @@ random unevaluated cells with the fitted trees, then refit on the labeled set re
 ``upsample`` times plus the pseudo-labeled cells. It answers whether pseudo-labels help a
 non-neural predictor as well.
 
+``predictor=mlp`` or ``ensemble`` (five bootstrap LightGBM models) puts another predictor of the
+registry in the trees' place, for GBDT-NAS and for Semi-GBDT's pseudo-labelling alike
+(:mod:`seminas.strategies.predictor_fit`); ``gbdt`` (the default) is the paper.
+
 Presets:
 
 - ``nb101`` / ``paper-nb101``: the paper's N = 1000, K = 1000 (Semi-GBDT: plus SemiNAS's
@@ -31,6 +35,7 @@ Presets:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +44,7 @@ from seminas.predictors.encoding import features
 from seminas.predictors.gbdt import GBDTParams, GBDTPredictor
 from seminas.strategies.base import SearchContext, Strategy
 from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
+from seminas.strategies.predictor_fit import FLAT_PREDICTORS, fit_round_predictor
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,11 @@ class GBDTNASConfig(Options):
     bagging_fraction: float = opt(0.8, above=0, high=1, doc="rows sampled per bagging round")
     bagging_freq: int = opt(5, low=0, doc="bagging every this many rounds (0 = never)")
     min_data_in_leaf: int = opt(5, low=1, doc="fewest samples in a leaf")
+    predictor: str = opt("gbdt", choices=FLAT_PREDICTORS, doc="the predictor (gbdt: the "
+                         "paper's LightGBM)", label="GBDT-NAS predictor")
+    mlp_hidden: tuple[int, ...] = opt((128, 128, 128, 128), low=1, doc="MLP hidden widths "
+                                      "(predictor mlp)")
+    mlp_epochs: int = opt(100, low=1, doc="MLP training epochs per fit (predictor mlp)")
 
 
 @dataclass(frozen=True)
@@ -84,10 +95,22 @@ class GBDTNAS(Strategy):
             min_data_in_leaf=c.min_data_in_leaf,
         )
 
+    def _other_options(self) -> dict[str, dict[str, object]]:
+        """The settings of the predictors other than the paper's trees."""
+        c = self.config
+        return {
+            "mlp": {"hidden": tuple(c.mlp_hidden), "epochs": c.mlp_epochs},
+            "ensemble": {"member": "gbdt", "members": 5, "bootstrap": True,
+                         "min_data_in_leaf": c.min_data_in_leaf},
+        }
+
     def _fit(
         self, ctx: SearchContext, rng: np.random.Generator, X: np.ndarray, y: np.ndarray
-    ) -> GBDTPredictor:
+    ) -> Any:
         """The predictor of one round: trees fitted on the evaluated architectures."""
+        if self.config.predictor != "gbdt":
+            return fit_round_predictor(ctx, rng, self.config.predictor, self._other_options(),
+                                       X, y)
         seed = int(rng.integers(2**31 - 1))
         return GBDTPredictor(self._params(), seed=seed).fit(X, y)
 
@@ -132,8 +155,11 @@ class SemiGBDT(GBDTNAS):
 
     def _fit(
         self, ctx: SearchContext, rng: np.random.Generator, X: np.ndarray, y: np.ndarray
-    ) -> GBDTPredictor:
+    ) -> Any:
         c = self.config
+        if c.predictor != "gbdt":  # another predictor, semi-supervised by the common wrapper
+            return fit_round_predictor(ctx, rng, c.predictor, self._other_options(), X, y,
+                                       c.unlabeled, c.upsample)
         teacher = super()._fit(ctx, rng, X, y)
         if c.unlabeled <= 0:
             return teacher

@@ -15,8 +15,10 @@ its pseudo-labels and its gradient ascent -- and changes only how a round's cell
    the members disagree on);
 3. the ``per_iteration`` best-scored candidates are evaluated.
 
-Settings (the ``nb201`` preset) were chosen on development seeds 1000-1019, never on the
-reported seeds (``docs/results/screened.md``).
+Settings (the ``nb201`` preset): the fast NB201 SemiNAS schedule with rounds of 25, four
+ascent candidates per wanted cell, the five best cells' neighbourhoods, the ensemble's mean.
+They were set by reasoning and two development runs (seeds 1000-1001, never the reported
+seeds), not tuned; ``docs/results/screened.md`` reports them.
 """
 
 from __future__ import annotations

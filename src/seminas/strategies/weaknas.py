@@ -17,6 +17,11 @@ predicted top 100. The weak predictor is an MLP with four hidden layers of 1,000
 for 100 epochs (:class:`~seminas.predictors.mlp.MLPPredictor`); tree ensembles are a documented
 alternative in the paper (``predictor="gbdt"`` here).
 
+The weak predictor can be any flat-encoding predictor of the registry (``predictor=mlp``, ``gbdt``
+or ``ensemble``: five bootstrap LightGBM models), and ``pseudo_labels = M > 0`` semi-supervises
+it with SemiNAS's pseudo-labels (:mod:`seminas.strategies.predictor_fit`); both default to the
+paper's plain weak predictor.
+
 Presets: ``paper-nb201`` / ``paper-nb101`` are the paper's settings exactly. ``nb201`` (also the
 defaults) and ``nb101`` keep them except for the MLP's width: four layers of 128 units, because
 the 1,000-unit network costs seconds per refit on one CPU core and a 500-query search refits 49
@@ -27,18 +32,17 @@ narrower network found architectures as good at a twelfth of the cost (``docs/re
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from seminas.options import Options, opt
 from seminas.predictors.encoding import features
-from seminas.predictors.gbdt import GBDTPredictor
-from seminas.predictors.mlp import MLPPredictor
-from seminas.registry import make_predictor
 from seminas.strategies.base import SearchContext, Strategy
 from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
+from seminas.strategies.predictor_fit import FLAT_PREDICTORS, fit_round_predictor
 
-PREDICTORS = ("mlp", "gbdt")
+PREDICTORS = FLAT_PREDICTORS
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,11 @@ class WeakNASConfig(Options):
     mlp_weight_decay: float = opt(1e-4, low=0, doc="MLP L2 penalty")
     mlp_batch_size: int = opt(200, low=1, doc="MLP mini-batch size")
     gbdt_min_data_in_leaf: int = opt(5, low=1, doc="fewest samples in a leaf (predictor gbdt)")
+    pseudo_labels: int = opt(0, low=0, doc="M: unevaluated cells pseudo-labeled per fit "
+                             "(0 = none, the paper)")
+    upsample: int = opt(10, low=1, doc="labeled rows repeated this often next to pseudo-labels")
+    pseudo_keep: float = opt(1.0, above=0, high=1, doc="share of pseudo-labels kept, the least "
+                             "disputed first")
 
 
 PAPER_MLP = {"mlp_hidden": (1000, 1000, 1000, 1000), "mlp_epochs": 100}
@@ -75,11 +84,13 @@ class WeakNAS(Strategy):
         "paper-nb101": {**NB101, **PAPER_MLP},
     }
 
-    def _predictor(self, rng: np.random.Generator) -> MLPPredictor | GBDTPredictor:
+    def _fit(self, ctx: SearchContext, rng: np.random.Generator, X: np.ndarray,
+             y: np.ndarray) -> Any:
         c = self.config
-        seed = int(rng.integers(2**31 - 1))
+        gbdt = {"min_data_in_leaf": c.gbdt_min_data_in_leaf}
         options = {  # this strategy's settings of each predictor it offers
-            "gbdt": {"min_data_in_leaf": c.gbdt_min_data_in_leaf},
+            "gbdt": gbdt,
+            "ensemble": {"member": "gbdt", "members": 5, "bootstrap": True, **gbdt},
             "mlp": {
                 "hidden": tuple(c.mlp_hidden),
                 "epochs": c.mlp_epochs,
@@ -88,7 +99,8 @@ class WeakNAS(Strategy):
                 "batch_size": c.mlp_batch_size,
             },
         }
-        return make_predictor(c.predictor, seed=seed, **options[c.predictor])  # the registry's
+        return fit_round_predictor(ctx, rng, c.predictor, options, X, y,
+                                   c.pseudo_labels, c.upsample, c.pseudo_keep)
 
     def run(self, ctx: SearchContext, rng: np.random.Generator) -> None:
         c = self.config
@@ -100,7 +112,7 @@ class WeakNAS(Strategy):
         while True:
             iteration += 1
             ctx.set_phase("training")
-            model = self._predictor(rng).fit(X, np.asarray(ys))
+            model = self._fit(ctx, rng, X, np.asarray(ys))
             ctx.set_phase("prediction")
             pool = draw_candidates(ctx, rng, c.pool, c.fallback_pool)
             scores = model.predict(pool.features)
