@@ -12,7 +12,7 @@ import argparse
 import functools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import import_module
 from typing import Any
 
@@ -71,17 +71,22 @@ def nb201_table(dataset: str, fidelity: int, data_dir: str | os.PathLike | None 
     return NB201Benchmark(dataset, fidelity=fidelity, data_dir=data_dir)
 
 
+def _number_in(value: Any, allowed: Iterable[int]) -> int | None:
+    """``value`` as a whole number if it is one of ``allowed``, else None."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number in set(allowed) else None
+
+
 def nb201_check(options: Mapping[str, Any]) -> dict[str, Any]:
     """The dataset by its canonical name; a fidelity the table has (checked before any work)."""
     from seminas.benchmarks.nb201 import FIDELITIES, normalise_dataset
 
     out = dict(options)
     out["dataset"] = normalise_dataset(out["dataset"])
-    try:
-        known = int(out["fidelity"]) in FIDELITIES
-    except (TypeError, ValueError):
-        known = False
-    if not known:
+    if _number_in(out["fidelity"], FIDELITIES) is None:
         raise SeminasError(
             f"NAS-Bench-201 fidelity {out['fidelity']!r} is not available: choose 200 or 12 epochs"
         )
@@ -138,16 +143,13 @@ def nb101_check(options: Mapping[str, Any]) -> dict[str, Any]:
             f"bring) or subset-20k (the 20,001 real cells in the data directory)"
         )
     out["dataset"] = NB101_DATASETS[name]
-    try:
-        epochs_ok = int(out["epochs"]) in EPOCH_BUDGETS
-    except (TypeError, ValueError):
-        epochs_ok = False
-    if not epochs_ok:
+    epochs = _number_in(out["epochs"], EPOCH_BUDGETS)
+    if epochs is None:
         raise SeminasError(
             f"NAS-Bench-101 has no results for {out['epochs']} epochs: choose --epochs "
             f"{', '.join(map(str, EPOCH_BUDGETS))}"
         )
-    out["epochs"] = int(out["epochs"])
+    out["epochs"] = epochs
     return out
 
 

@@ -73,3 +73,31 @@ def evaluate_random(
         archs.append(arch)
         ys.append(record.search_metric)
     return archs, ys, features(ctx.space, archs)
+
+
+def unevaluated_moves(
+    ctx: SearchContext,
+    arch: Any,
+    rng: np.random.Generator,
+    mutations: int,
+    seen: set[str] | None = None,
+) -> list[Any]:
+    """The unevaluated, valid one-edit moves from ``arch`` (the space's ``neighbours``, else
+    ``mutations`` random mutations), each once, in a fixed order; ids in ``seen`` are left out
+    and the new ones added to it."""
+    space = ctx.space
+    listed = getattr(space, "neighbours", None)
+    if callable(listed):
+        moves = listed(arch)
+    else:
+        moves = [space.mutate(arch, rng) for _ in range(mutations)]
+    seen = set() if seen is None else seen
+    out = []
+    for move in moves:
+        if space.try_validate(move) is None or ctx.is_evaluated(move):
+            continue
+        key = space.arch_id(move)
+        if key not in seen:
+            seen.add(key)
+            out.append(move)
+    return out

@@ -33,7 +33,7 @@ from seminas.options import opt
 from seminas.predictors.encoding import features
 from seminas.registry import make_predictor
 from seminas.strategies.base import SearchContext
-from seminas.strategies.candidates import rank
+from seminas.strategies.candidates import rank, unevaluated_moves
 from seminas.strategies.seminas import FAST_NB201, SemiNAS, SemiNASConfig
 
 
@@ -101,18 +101,8 @@ class RerankedSemiNAS(SemiNAS):
         c = self.config
         space = ctx.space
         best = sorted(ctx.trials, key=lambda t: (-t.search_metric, t.number))[: c.neighbour_seeds]
-        listed = getattr(space, "neighbours", None)
-        out = []
+        out: list[Any] = []
         for trial in best:
             arch = space.from_native(trial.arch)
-            moves = listed(arch) if callable(listed) else [
-                space.mutate(arch, self._rng) for _ in range(c.neighbour_mutations)
-            ]
-            for move in moves:
-                if space.try_validate(move) is None or ctx.is_evaluated(move):
-                    continue
-                key = space.arch_id(move)
-                if key not in taken:
-                    taken.add(key)
-                    out.append(move)
+            out += unevaluated_moves(ctx, arch, self._rng, c.neighbour_mutations, taken)
         return out

@@ -42,7 +42,12 @@ from seminas.options import Options, opt, refuse
 from seminas.predictors.encoding import features
 from seminas.registry import make_predictor
 from seminas.strategies.base import SearchContext, Strategy
-from seminas.strategies.candidates import draw_candidates, evaluate_random, rank
+from seminas.strategies.candidates import (
+    draw_candidates,
+    evaluate_random,
+    rank,
+    unevaluated_moves,
+)
 
 FLAT_PREDICTORS = ("gbdt", "mlp")
 
@@ -110,20 +115,7 @@ class _Screened(Strategy):
 
     def _neighbours(self, ctx: SearchContext, rng: np.random.Generator, arch: Any) -> list[Any]:
         """The unevaluated, valid one-edit moves from ``arch``, each once, in a fixed order."""
-        space = ctx.space
-        listed = getattr(space, "neighbours", None)
-        moves = listed(arch) if callable(listed) else [
-            space.mutate(arch, rng) for _ in range(self.config.mutations)
-        ]
-        out, seen = [], set()
-        for move in moves:
-            if space.try_validate(move) is None or ctx.is_evaluated(move):
-                continue
-            key = space.arch_id(move)
-            if key not in seen:
-                seen.add(key)
-                out.append(move)
-        return out
+        return unevaluated_moves(ctx, arch, rng, self.config.mutations)
 
 
 def _distance(F: np.ndarray, anchors: np.ndarray) -> np.ndarray:
