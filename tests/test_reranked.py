@@ -30,11 +30,15 @@ def test_a_search_is_exact_and_deterministic(nb201):
 
 
 def test_rounds_pick_the_screens_best_candidates(nb201):
-    """Every proposal of a round is a new cell and one of its candidates: the re-ranking sees
-    more candidates than it evaluates."""
+    """Each round evaluates its candidates in the screen's order, best first, out of more
+    candidates than it evaluates; without a random top-up every cell came from the screen."""
     result = run_search(quick(), nb201, 75, seed=0)
-    for r in result.diagnostics["iterations"]:
-        assert r["screened"] > 25
+    rounds = result.diagnostics["iterations"]
+    for r in rounds:
+        assert r["screened"] > 25 and "random_top_up" not in r
+    for it in {t.iteration for t in result.trials if t.iteration > 0}:
+        predicted = [t.predicted for t in result.trials if t.iteration == it]
+        assert len(predicted) == 25 and predicted == sorted(predicted, reverse=True)
     assert result.best.search_metric > float(np.quantile(nb201.search, 0.95))
 
 
@@ -43,6 +47,9 @@ def test_neighbour_moves_only_without_ascent_candidates(nb201):
     neighbourhood still fills a round."""
     result = run_search(quick(max_step=1, candidate_factor=1), nb201, 50, seed=1)
     assert len({t.arch_id for t in result.trials}) == 50
+    (round_one,) = result.diagnostics["iterations"]
+    assert round_one["ascent_candidates"] <= 25 < round_one["neighbour_candidates"]
+    assert "random_top_up" not in round_one
 
 
 def test_far_from_optima_is_the_distance_to_the_nearest_one():

@@ -176,6 +176,12 @@ def nb101_table(
     if dataset == "subset-20k":
         from seminas.benchmarks.nb101 import NB101SubsetBenchmark
 
+        if nb101_file is not None:
+            raise SeminasError(
+                f"--nb101-file {nb101_file} and --dataset subset-20k name two tables: drop "
+                f"one (the subset is read from the data directory)"
+            )
+
         subset = NB101SubsetBenchmark(epochs=epochs, data_dir=data_dir, report_validation=True)
         subset.space = subset.restricted_space(load_or_build(progress=progress))
         return subset
@@ -197,7 +203,8 @@ def nb101_table(
 def nb101_query(args: argparse.Namespace) -> tuple[Any, Any]:
     """``seminas query --space nb101``: by ``--hash H`` or ``--arch JSON``, in the official
     table or (``--subset``) the shipped 20k-cell subset."""
-    if getattr(args, "subset", False) or args.dataset in ("subset-20k", "subset"):
+    checked = nb101_check({"dataset": args.dataset, "epochs": args.epochs})
+    if getattr(args, "subset", False) or checked["dataset"] == "subset-20k":
         from seminas.benchmarks.nb101 import NB101SubsetBenchmark
 
         bench: Any = NB101SubsetBenchmark(epochs=args.epochs, data_dir=args.data_dir)

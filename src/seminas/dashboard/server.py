@@ -54,7 +54,8 @@ class DashboardServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
+        # a server on every address is reached through loopback
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(str(host), str(host))
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def open_study(self) -> Study:
@@ -147,6 +148,8 @@ def make_server(
     cannot be listened on, is one line (:class:`~seminas.errors.SeminasError`)."""
     if not refresh > 0:
         raise SeminasError(f"the refresh interval must be above 0 seconds, got {refresh}")
+    with Study.open(str(location), read_only=True):  # a study that cannot be read: its own line
+        pass
     try:
         return DashboardServer((host, int(port)), str(location), float(refresh), int(top), log)
     except OSError as exc:

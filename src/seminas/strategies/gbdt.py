@@ -34,7 +34,7 @@ Presets:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -100,8 +100,9 @@ class GBDTNAS(Strategy):
         c = self.config
         return {
             "mlp": {"hidden": tuple(c.mlp_hidden), "epochs": c.mlp_epochs},
+            # every tree setting of this strategy reaches the ensemble's members
             "ensemble": {"member": "gbdt", "members": 5, "bootstrap": True,
-                         "min_data_in_leaf": c.min_data_in_leaf},
+                         **asdict(self._params())},
         }
 
     def _fit(

@@ -43,11 +43,11 @@ def fit_round_predictor(
     own = dict(options.get(name, {}))
     if pseudo_labels <= 0:
         return make_predictor(name, seed=seed, **own).fit(X, y)
+    # the whole semi-supervised fit (teacher, pseudo-labels, refit) is booked as pseudo-labeling
     ctx.set_phase("pseudo-labeling")
     unlabeled = draw_candidates(ctx, rng, pseudo_labels, pseudo_labels)
     U = unlabeled.features[~unlabeled.evaluated]  # never an evaluated cell
     model = make_predictor(
         "semi", seed=seed, base=name, m=pseudo_labels, upsample=upsample, keep=keep, **own
     )
-    ctx.set_phase("training")
     return model.fit(X, y, unlabeled=U)

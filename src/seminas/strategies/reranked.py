@@ -13,7 +13,9 @@ its pseudo-labels and its gradient ascent -- and changes only how a round's cell
    evaluated cell's flat encoding scores each candidate as ``mean + uncertainty * std`` of the
    members (``uncertainty = 0``: the ensemble's mean; above 0: an optimistic bonus for cells
    the members disagree on);
-3. the ``per_iteration`` best-scored candidates are evaluated.
+3. the ``per_iteration`` best-scored candidates are evaluated; their ``predicted`` is the
+   ensemble's mean. Should a round have fewer candidates than its quota (a space nearly
+   exhausted), SemiNAS's random top-up fills it, predicted by the controller as in SemiNAS.
 
 Settings (the ``nb201`` preset): the fast NB201 SemiNAS schedule with rounds of 25, four
 ascent candidates per wanted cell, the five best cells' neighbourhoods, the ensemble's mean.

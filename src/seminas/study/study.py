@@ -89,10 +89,41 @@ def config_differences(stored: Mapping[str, Any], given: Mapping[str, Any]) -> l
         old, new = a.get(key), b.get(key)
         if old == new or (other_strategy and key.startswith("options.")):
             continue
+        if key not in a and new == _added_default(key, given):
+            continue  # a setting seminas gained after the study was made, at its default
         show_old = "(unset)" if old is None else json.dumps(old)
         show_new = "(unset)" if new is None else json.dumps(new)
         out.append(f"{key} {show_old} in the study, {show_new} now")
     return out
+
+
+_NO_DEFAULT = object()
+
+
+def _added_default(key: str, given: Mapping[str, Any]) -> Any:
+    """The default of a strategy option or evaluator option ``key`` (dotted) for the given
+    config, as a study stores it: what an option added to seminas after a study was made takes,
+    so that the old study is not refused for it. ``_NO_DEFAULT`` when there is none."""
+    head, _, name = key.partition(".")
+    try:
+        if head == "options":
+            from dataclasses import asdict
+
+            from seminas.strategies import strategy_class
+
+            defaults = asdict(strategy_class(given["strategy"]).Config())
+        elif head == "evaluator":
+            from seminas.registry import evaluator_spec as spec_of
+
+            spec = given["evaluator"]
+            kind = {"evaluator": spec["evaluator"]} if "evaluator" in spec else {}
+            defaults = spec_of(spec["space"], **kind)
+        else:
+            return _NO_DEFAULT
+    except Exception:  # an unknown strategy or space: nothing to excuse
+        return _NO_DEFAULT
+    value = json.loads(json.dumps(defaults)).get(name, _NO_DEFAULT)
+    return value
 
 
 def _listed(diffs: list[str]) -> str:
