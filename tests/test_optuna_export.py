@@ -411,12 +411,13 @@ def test_every_space_names_its_positions():
     from seminas.spaces.categorical import CategoricalSpace
     from seminas.spaces.mobilenet import MobileNetSpace
     from seminas.spaces.nb101 import NB101Space
+    from seminas.spaces.tts import TTSSpace
 
     rng = np.random.default_rng(0)
     categorical = CategoricalSpace.from_choices(
         {"op": ["conv", "pool", "skip"], "width": range(16, 65, 16), "act": ["relu", "gelu"]}
     )
-    for space in (NB201Space(), NB101Space(), categorical, MobileNetSpace()):
+    for space in (NB201Space(), NB101Space(), categorical, MobileNetSpace(), TTSSpace()):
         labels = space.position_labels()
         assert len(labels) == space.seq_len
         assert len({name for name, _ in labels}) == space.seq_len

@@ -47,7 +47,7 @@ def out_of_range(cls: type, field: dataclasses.Field) -> list[str]:
     spec = spec_of(field)
     kind, _ = _kind(cls, field)
     assert spec is not None
-    if spec.choices is not None:
+    if spec.choices is not None or spec.pattern is not None:
         return ['"surely-not-a-choice"']
     values = []
     step = 1 if kind in (int, "tuple") else 0.5
@@ -137,7 +137,9 @@ def test_every_option_is_declared(owner, cls):
             bounds = (spec.low, spec.high, spec.above, spec.below)
             assert any(b is not None for b in bounds), f"{owner}: {f.name} declares no range"
         if kind is str:
-            assert spec.choices, f"{owner}: text option {f.name} declares no choices"
+            assert spec.choices or spec.pattern, (
+                f"{owner}: text option {f.name} declares no choices (or pattern)"
+            )
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,9 @@ class OptionError(SeminasError, ValueError):
 @dataclasses.dataclass(frozen=True)
 class OptionSpec:
     """What an option allows beyond its type: an inclusive (``low``/``high``) or exclusive
-    (``above``/``below``) range, or a set of ``choices``; ``doc`` says what it means."""
+    (``above``/``below``) range, a set of ``choices``, or for free text a ``pattern`` (a regular
+    expression the whole value must match, described by ``pattern_text``); ``doc`` says what
+    it means."""
 
     low: float | None = None
     high: float | None = None
@@ -61,8 +63,12 @@ class OptionSpec:
     choices: tuple[Any, ...] | None = None
     doc: str = ""
     label: str | None = None  # what an unknown choice is called ("WeakNAS predictor")
+    pattern: str | None = None
+    pattern_text: str = ""
 
     def range_text(self) -> str:
+        if self.pattern is not None:
+            return self.pattern_text or f"text matching {self.pattern}"
         if self.choices is not None:
             return "one of " + ", ".join(_show(c) for c in self.choices)
         parts = []
@@ -77,6 +83,10 @@ class OptionSpec:
         return " and ".join(parts)
 
     def in_range(self, value: Any) -> bool:
+        if self.pattern is not None:
+            import re
+
+            return isinstance(value, str) and re.fullmatch(self.pattern, value) is not None
         if self.choices is not None:
             return value in self.choices
         return (
@@ -97,15 +107,18 @@ def opt(
     choices: Iterable[Any] | None = None,
     doc: str = "",
     label: str | None = None,
+    pattern: str | None = None,
+    pattern_text: str = "",
 ) -> Any:
     """A dataclass field with its allowed values declared (the annotation gives its type).
 
     ``low``/``high`` are inclusive bounds, ``above``/``below`` exclusive ones; for a tuple
     option they bound each element. ``choices`` lists the allowed values of a text option;
-    ``label`` names such a value in the error (``unknown WeakNAS predictor "svm"``).
+    ``label`` names such a value in the error (``unknown WeakNAS predictor "svm"``); a text
+    option whose values cannot be listed (a path) gives a ``pattern`` and its ``pattern_text``.
     """
     choices = None if choices is None else tuple(choices)
-    spec = OptionSpec(low, high, above, below, choices, doc, label)
+    spec = OptionSpec(low, high, above, below, choices, doc, label, pattern, pattern_text)
     return dataclasses.field(default=default, metadata={_KEY: spec})
 
 
@@ -158,7 +171,9 @@ def allowed_text(kind: _Kind, spec: OptionSpec | None) -> str:
     if kind.base is None:
         return "a value of its declared type"
     rng = spec.range_text() if spec is not None else ""
-    if kind.base is str and spec is not None and spec.choices is not None:
+    if kind.base is str and spec is not None and (
+        spec.choices is not None or spec.pattern is not None
+    ):
         text = rng
     else:
         text = _NOUN[kind.base] + (f" {rng}" if rng else "")

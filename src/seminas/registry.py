@@ -445,6 +445,7 @@ _STRATEGIES = {
     "semi-predictor-ls": "seminas.strategies.screened:SemiScreenedLocalSearch",
     "predictor-re": "seminas.strategies.screened:ScreenedEvolution",
     "seminas-rerank": "seminas.strategies.reranked:RerankedSemiNAS",
+    "acenas": "seminas.strategies.acenas:AceNAS",
 }
 _EVALUATORS = {
     "table": "seminas.builtins:TABLE",

@@ -28,12 +28,16 @@ def build_parser() -> argparse.ArgumentParser:
         bench,
         dashboard,
         data,
+        naap440,
+        oneshot,
         plugins,
         predictor_study,
         search,
         space,
         study,
         supernet,
+        tts,
+        zero_cost,
     )
     from seminas.cli.input import prepare_parser
 
@@ -52,9 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_commands(sub)  # resume, show, plot, export, worker
     dashboard.add_parser(sub)
     supernet.add_parser(sub)  # mobilenet ...
+    tts.add_parser(sub)  # tts pipeline, tts train-supernet
     bench.add_parsers(sub)  # bench, experiment
     predictor_study.add_parser(sub)
     plugins.add_parser(sub)
+    zero_cost.add_parser(sub)  # zero-cost study
+    naap440.add_parser(sub)  # naap440 study
+    oneshot.add_parser(sub)  # oneshot supernet, oneshot search
     prepare_parser(parser)  # --data-dir after the subcommand too; output kinds; given options
     return parser
 

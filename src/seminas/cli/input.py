@@ -54,6 +54,13 @@ OUTPUT_KINDS = {
     "seminas mobilenet train-supernet": "file",
     "seminas mobilenet search": "file",
     "seminas mobilenet train": "file",
+    "seminas tts pipeline": "dir",
+    "seminas tts train-supernet": "file",
+    "seminas zero-cost study": "dir",
+    "seminas naap440 study": "dir",
+    "seminas oneshot supernet": "dir",
+    "seminas oneshot search": "dir",
+    "seminas oneshot report": "dir",
 }
 
 # The benchmark options of query/search/bench: the namespace key, the flag, and the evaluator

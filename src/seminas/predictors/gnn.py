@@ -32,7 +32,7 @@ from torch import nn
 from seminas.options import Options, opt
 from seminas.predictors.graphs import GraphBatch
 from seminas.predictors.neural import NeuralPredictor, linear
-from seminas.predictors.ranking import LOSSES
+from seminas.predictors.ranking import ALL_LOSSES
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class GNNParams(Options):
     lr: float = opt(2e-3, above=0, doc="Adam learning rate")
     weight_decay: float = opt(1e-4, low=0, doc="L2 penalty")
     batch_size: int = opt(64, low=1, doc="mini-batch size (at most the training set)")
-    loss: str = opt("mse", choices=LOSSES, doc="training loss: MSE or a ranking loss")
+    loss: str = opt("mse", choices=ALL_LOSSES, doc="training loss: MSE, a ranking loss or "
+                    "LambdaRank")
     max_steps: int = opt(300, low=0, doc="gradient steps per fit at most (0: no cap)")
     pretrain_epochs: int = opt(0, low=0, doc="epochs of free-label pretraining (0: none)")
     pretrain_batch_size: int = opt(256, low=1, doc="mini-batch size of pretraining")

@@ -127,6 +127,23 @@ MOBILENET_CPU = {
 }
 
 
+# SemiNAS's text-to-speech search (paper, Sec. 4.3): the settings of the ImageNet search -- 100
+# random architectures, then 3 iterations of 100 new ones, 4,000 pseudo-labeled per iteration,
+# the small controller (hidden 16) -- on the 12-token Transformer-TTS space (seminas tts).
+PAPER_TTS = dict(PAPER_IMAGENET)
+
+# The same search on 2 CPU cores (seminas tts pipeline --preset cpu): 100 random, then 3
+# iterations of 50 (budget 250), 1,000 pseudo-labels, shorter controller training.
+TTS_CPU = {
+    **PAPER_IMAGENET,
+    "per_iteration": 50,
+    "unlabeled": 1000,
+    "pretrain_epochs": 200,
+    "epochs": 100,
+    "top_k": 50,
+}
+
+
 # The paper's controller schedule (1000 pre-training epochs, 500 per iteration, batch 100,
 # 10,000 pseudo-labels, labeled set up-sampled 10x) on NAS-Bench-201 budgets: 100 initial and
 # 100 new per iteration, so that 300 queries are two iterations. The reference for the speed
@@ -164,6 +181,8 @@ class SemiNAS(Strategy):
         "nb201": NB201,
         "paper-imagenet": PAPER_IMAGENET,
         "mobilenet-cpu": MOBILENET_CPU,
+        "paper-tts": PAPER_TTS,
+        "tts-cpu": TTS_CPU,
         "fast": FAST_NB201,
         "fast-nb201": FAST_NB201,
         "fast-nb101": FAST_NB101,

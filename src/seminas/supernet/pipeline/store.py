@@ -18,24 +18,27 @@ RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
 
 
-def _stages(out: Path) -> ResultsStore:
+def _stages(out: Path, kind: str) -> ResultsStore:
     return ResultsStore(
-        out / STAGES_FILE, "mobilenet-pipeline", key=lambda r: (str(r["stage"]), int(r["item"]))
+        out / STAGES_FILE, kind, key=lambda r: (str(r["stage"]), int(r["item"]))
     )
 
 
-def saved(out: Path, stage: str, item: int = 0) -> Any:
-    """The stored result of ``stage`` (its ``item``-th unit), or None if it has not finished."""
-    for record in _stages(out).read(repair=True):
+def saved(out: Path, stage: str, item: int = 0, kind: str = "mobilenet-pipeline") -> Any:
+    """The stored result of ``stage`` (its ``item``-th unit), or None if it has not finished.
+    ``kind`` names the pipeline (the TTS pipeline keeps its stages the same way)."""
+    for record in _stages(out, kind).read(repair=True):
         if record["stage"] == stage and int(record["item"]) == item:
             return record["result"]
     return None
 
 
-def save(out: Path, stage: str, result: Any, item: int = 0) -> None:
+def save(
+    out: Path, stage: str, result: Any, item: int = 0, kind: str = "mobilenet-pipeline"
+) -> None:
     """Record a finished stage (or unit) durably."""
     clean = json.loads(json.dumps(result, default=_json_default))
-    _stages(out).append({"stage": stage, "item": item, "result": clean})
+    _stages(out, kind).append({"stage": stage, "item": item, "result": clean})
 
 
 def write_json(path: Path, obj: Any) -> None:

@@ -1,0 +1,13 @@
+"""The NAAP-440 baseline study: off-the-shelf regressors and seminas's flat-feature predictors
+predicting final accuracy from architecture features and the first epochs' curves
+(:mod:`.study` runs it, :mod:`.report` summarises and plots it)."""
+
+from seminas.experiments.naap440.study import (
+    FEATURE_SETS,
+    QUICK_REGRESSORS,
+    REGRESSORS,
+    StudyOutput,
+    run_study,
+)
+
+__all__ = ["FEATURE_SETS", "QUICK_REGRESSORS", "REGRESSORS", "StudyOutput", "run_study"]

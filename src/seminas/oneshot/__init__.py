@@ -1,0 +1,1 @@
+"""One-shot NAS on NAS-Bench-201."""
