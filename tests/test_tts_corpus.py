@@ -91,14 +91,40 @@ def _one_line_error(path, fragment: str, **kwargs) -> str:
 
 
 def test_missing_directory_and_metadata(tmp_path):
-    _one_line_error(tmp_path / "nowhere", "does not exist")
-    _one_line_error(tmp_path, "metadata.csv is missing")
+    message = _one_line_error(tmp_path / "nowhere", "does not exist")
+    assert str(tmp_path / "nowhere") in message and "--data" in message
+    message = _one_line_error(tmp_path, "metadata.csv is missing")
+    assert str(tmp_path / "metadata.csv") in message
+    (tmp_path / "metadata.csv").write_text("\n\n")
+    _one_line_error(tmp_path, "lists no utterances")
 
 
 def test_missing_wav_names_the_file(small_copy):
     (small_copy / "wavs" / "HS005.wav").unlink()
     message = _one_line_error(small_copy, "HS005.wav is missing")
     assert "line 5" in message
+
+
+def test_an_empty_wav_is_refused(small_copy):
+    import soundfile
+
+    soundfile.write(str(small_copy / "wavs" / "HS004.wav"), np.zeros(0, np.float32), 22050)
+    _one_line_error(small_copy, "HS004.wav holds no samples")
+
+
+def test_cli_reports_a_missing_wav_on_one_line(small_copy, tmp_path, capsys):
+    from seminas.cli import main
+
+    (small_copy / "wavs" / "HS009.wav").unlink()
+    out = tmp_path / "run"
+    code = main(["tts", "pipeline", "--preset", "tiny", "--data", str(small_copy),
+                 "--out", str(out)])  # fmt: skip
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert code == 2, captured
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err, err
+    assert str(small_copy / "wavs" / "HS009.wav") in err and "line 9" in err
+    assert not (out / "results.json").exists()
 
 
 def test_malformed_line_gives_number_and_content(small_copy):
@@ -305,3 +331,15 @@ def test_robustness_set_uses_test_sentences_only(harvard):
     assert repeat.expected_frames > 200
     word = next(h for h in hard if h.kind == "single-word")
     assert word.text == longest and word.expected_frames < 200
+
+
+def test_robustness_counts_follow_the_docstring(harvard):
+    """33 long, 50 repeat and 20 single-word inputs from 100 sentences; the groups of three
+    stop before a last incomplete group."""
+    train = split_corpus(read_corpus(harvard)).train
+    sentences = [(u.id, u.normalized, 150) for u in train[:100]]
+    kinds = [h.kind for h in robustness_set(sentences)]
+    assert (kinds.count("long"), kinds.count("repeat"), kinds.count("single-word")) == (33, 50, 20)
+    last_long = [h for h in robustness_set(sentences) if h.kind == "long"][-1]
+    assert last_long.id == "long-HS097+HS098+HS099"
+    assert [h.kind for h in robustness_set(sentences[:2])] == ["repeat", "single-word"]

@@ -41,6 +41,34 @@ def test_perfect_diagonal():
     assert m.diagonal_focus_rate(b) == 1.0 and m.input_coverage(b) == 1.0
 
 
+def test_wide_diagonal_and_the_end_mark_column():
+    # fewer steps than characters: step x attends to character 2x (k = 2, w = 1)
+    a = one_hot(np.arange(5) * 2, 10)
+    assert m.diagonal_focus_rate(a) == 1.0 and m.focus_rate(a) == 1.0
+    assert m.input_coverage(a) == pytest.approx(0.5)  # the odd characters get nothing
+    # alignment() measures the matrix without its last column (the end mark)
+    b = np.hstack([np.eye(6), np.zeros((6, 1))])
+    b[-1] = 0.0
+    b[-1, -1] = 1.0  # the last step looks at the end mark only
+    assert m.alignment(b) == {
+        "dfr": m.diagonal_focus_rate(b[:, :-1]), "focus_rate": 1.0, "coverage": 5 / 6}
+    assert m.alignment(b)["dfr"] == 1.0  # the 5 remaining steps are all on the diagonal
+    assert m.alignment(b, end_mark=False)["coverage"] == pytest.approx(6 / 7)  # 0..4 and end
+
+
+def test_one_far_off_column_gives_the_band_share():
+    # 20 steps, 10 characters: k = 0.5, w = 4; column 0 is inside the band of rows x <= 4,
+    # column 9 of rows x >= 14 (9 <= 0.5 (x + 4))
+    assert m.diagonal_focus_rate(one_hot([0] * 20, 10)) == pytest.approx(5 / 20)
+    assert m.diagonal_focus_rate(one_hot([9] * 20, 10)) == pytest.approx(6 / 20)
+    # square 10 x 10: k = 1, w = 2; column 9 is in the band of rows 7, 8, 9
+    assert m.diagonal_focus_rate(one_hot([9] * 10, 10)) == pytest.approx(3 / 10)
+    # w capped at 50: 500 steps, 100 characters, k = 0.2; column 0 in rows x <= 50
+    assert m.diagonal_focus_rate(one_hot([0] * 500, 100)) == pytest.approx(51 / 500)
+    assert m.focus_rate(one_hot([0] * 20, 10)) == 1.0
+    assert m.input_coverage(one_hot([0] * 20, 10)) == pytest.approx(1 / 10)
+
+
 def test_all_mass_off_the_band():
     # k = 1, w = 2: step x attends to (x + 5) mod 10, always 5 positions away
     a = one_hot((np.arange(10) + 5) % 10, 10)
@@ -63,6 +91,11 @@ def test_uniform_attention():
     assert m.input_coverage(a) == pytest.approx(1 / chars)
     assert m.diagonal_focus_rate(a) == pytest.approx(m.band_mask(steps, chars).mean())
     assert m.diagonal_focus_rate(np.zeros((3, 4))) == 0.0
+    # 5 x 5: k = 1, w = 1, the band |y - x| <= 1 holds 5 + 4 + 4 of the 25 cells
+    assert m.diagonal_focus_rate(np.full((5, 5), 0.2)) == pytest.approx(13 / 25)
+    # uniform over the characters with the end mark: alignment() sees 1 / (chars + 1) weights
+    u = m.alignment(np.full((7, 5), 1 / 5))
+    assert u["focus_rate"] == pytest.approx(1 / 4) and u["coverage"] == pytest.approx(1 / 5)
 
 
 def test_partial_coverage_and_the_end_mark():

@@ -123,6 +123,9 @@ def read_corpus(
             info = soundfile.info(str(wav))
         except Exception as exc:  # noqa: BLE001 - libsndfile's errors vary by format
             raise SeminasError(f"{wav} is not a readable WAV file ({exc})") from None
+        if info.frames == 0:
+            raise SeminasError(f"{wav} holds no samples: re-export it or drop its line from "
+                               f"{meta}")  # fmt: skip
         if not resample and info.samplerate != sample_rate:
             raise SeminasError(f"{wav} is {info.samplerate} Hz, the corpus must be {sample_rate} "
                                f"Hz: pass --resample to convert it with soxr")  # fmt: skip
