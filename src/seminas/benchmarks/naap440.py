@@ -46,8 +46,16 @@ ARCH_COLUMNS = (
 # of 1x1 layers carries the kernel information instead.
 DERIVED_COLUMNS = ("MeanKernelSize", "Num1x1Layers", "TotalWidth", "MaxWidth", "MeanWidth")
 REQUIRED_COLUMNS = ("ModelId", "IsTest", *ARCH_COLUMNS, TARGET) + tuple(
-    f"e{i}{kind}" for i in range(1, N_EPOCHS + 1) for kind in ("Accuracy", "LossMean")
+    f"e{i}{kind}" for i in range(1, N_EPOCHS + 1)
+    for kind in ("Accuracy", "LossMean", "LossMedian")
 )
+# The paper's baseline (Hakim 2022, the dataset repo's run_experiments.py): six scheme columns
+# with NumParams and NumMACs on a log scale; with no epochs only log NumParams and NumStages
+# (its ablation found that best); per epoch the mean loss, median loss and accuracy.
+PAPER_SCHEME_COLUMNS = ARCH_COLUMNS[:6]
+PAPER_LIMITED_COLUMNS = ("NumParams", "NumStages")
+PAPER_EPOCH_KINDS = ("LossMean", "LossMedian", "Accuracy")
+_LOG_COLUMNS = ("NumParams", "NumMACs")
 LAYER_KEYS = ("kernel_size", "width", "stride", "residual")
 
 
@@ -145,6 +153,23 @@ class NAAP440:
         """Test accuracy and mean training loss of epochs 1..``epochs``, ``[440, 2 * epochs]``."""
         cols = self.curve_columns(epochs)
         return self.frame[cols].to_numpy(dtype=np.float64).reshape(len(self.frame), len(cols))
+
+    def paper_columns(self, epochs: int) -> list[str]:
+        """Columns of the paper's feature set with ``epochs`` epochs (0: its limited scheme)."""
+        self.curve_columns(epochs)  # range check
+        if not epochs:
+            return list(PAPER_LIMITED_COLUMNS)
+        per_epoch = [f"e{i}{k}" for i in range(1, int(epochs) + 1) for k in PAPER_EPOCH_KINDS]
+        return [*PAPER_SCHEME_COLUMNS, *per_epoch]
+
+    def paper_features(self, epochs: int) -> np.ndarray:
+        """The paper's features (log NumParams/NumMACs): ``[440, 2]`` or ``[440, 6 + 3E]``."""
+        cols = self.paper_columns(epochs)
+        out = self.frame[cols].to_numpy(dtype=np.float64).copy()
+        for j, col in enumerate(cols):
+            if col in _LOG_COLUMNS:
+                out[:, j] = np.log(out[:, j])
+        return out
 
     def features(self, arch: bool, epochs: int) -> np.ndarray:
         """Architecture features (if ``arch``) beside the first ``epochs`` epochs' curves."""

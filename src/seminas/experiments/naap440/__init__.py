@@ -3,11 +3,15 @@ predicting final accuracy from architecture features and the first epochs' curve
 (:mod:`.study` runs it, :mod:`.report` summarises and plots it)."""
 
 from seminas.experiments.naap440.study import (
+    ALL_FEATURE_SETS,
     FEATURE_SETS,
+    PAPER_FEATURE_SETS,
+    PAPER_REGRESSORS,
     QUICK_REGRESSORS,
     REGRESSORS,
     StudyOutput,
     run_study,
 )
 
-__all__ = ["FEATURE_SETS", "QUICK_REGRESSORS", "REGRESSORS", "StudyOutput", "run_study"]
+__all__ = ["ALL_FEATURE_SETS", "FEATURE_SETS", "PAPER_FEATURE_SETS", "PAPER_REGRESSORS",
+            "QUICK_REGRESSORS", "REGRESSORS", "StudyOutput", "run_study"]

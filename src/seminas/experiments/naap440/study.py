@@ -13,8 +13,16 @@ project's own flat-feature predictors beside them:
   NAAP-440 does not have, so they are not run. Features are standardised on the training rows
   for every model (trees ignore it); the scikit-learn models also see standardised targets
   (SVR's epsilon is in target units, and accuracies span only 0.22).
-- **Feature sets.** Architecture only; architecture plus epochs 1..E for E in 1, 3, 5, 9; the
-  9 epochs' curves alone.
+- **The paper's baseline.** Its regressors with its settings (k-NN with k = 1 and 7, linear
+  regression, a decision tree, gradient boosting and AdaBoost with 100 estimators, SVR with its
+  epsilon 0.001 and C 0.1, a random forest of 100 trees; features standardised, targets not) on
+  its feature sets (``paper-*``: log NumParams and NumStages alone; six scheme columns plus mean
+  loss, median loss and accuracy of epochs 1..E for E in 3, 6, 9). Its metric, the
+  monotonicity score, is the share of the 780 test pairs the prediction orders correctly; it
+  reports the seed of median violations out of five.
+- **Feature sets.** Ours: architecture only (13 columns); architecture plus accuracy and mean
+  loss of epochs 1..E for E in 1, 3, 5, 9; the 9 epochs' curves alone. Every regressor runs on
+  every feature set, the paper's included.
 - **Seeds.** Each seed refits the seeded models; deterministic ones run once (first seed).
 - **Store.** Each (regressor, feature set, seed) is one record of ``records.jsonl`` (the common
   results store, kind ``naap440-baseline``); a rerun computes only missing records.
@@ -49,6 +57,10 @@ FEATURE_SETS: dict[str, tuple[bool, int]] = {
     "arch+e9": (True, 9),
     "curves-e9": (False, 9),
 }
+# the paper's feature sets: name -> epochs (see NAAP440.paper_features)
+PAPER_FEATURE_SETS: dict[str, int] = {"paper-scheme": 0, "paper-e3": 3, "paper-e6": 6,
+                                      "paper-e9": 9}
+ALL_FEATURE_SETS = (*FEATURE_SETS, *PAPER_FEATURE_SETS)
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,59 @@ def _lightgbm(seed: int) -> Any:
                                   force_row_wise=True, verbose=-1))
 
 
+def _plain(model: Any) -> Any:
+    """The paper's setup: features standardised on the training rows, targets as they are."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), model)
+
+
+def _paper_knn(k: int) -> Callable[[int], Any]:
+    def build(seed: int) -> Any:
+        from sklearn.neighbors import KNeighborsRegressor
+
+        return _plain(KNeighborsRegressor(n_neighbors=k, algorithm="brute"))
+
+    return build
+
+
+def _paper_linear(seed: int) -> Any:
+    from sklearn.linear_model import LinearRegression
+
+    return _plain(LinearRegression())
+
+
+def _paper_tree(seed: int) -> Any:
+    from sklearn.tree import DecisionTreeRegressor
+
+    return _plain(DecisionTreeRegressor(random_state=seed))
+
+
+def _paper_gb(seed: int) -> Any:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    return _plain(GradientBoostingRegressor(n_estimators=100, random_state=seed))
+
+
+def _paper_ada(seed: int) -> Any:
+    from sklearn.ensemble import AdaBoostRegressor
+
+    return _plain(AdaBoostRegressor(n_estimators=100, random_state=seed))
+
+
+def _paper_svr(seed: int) -> Any:
+    from sklearn.svm import SVR
+
+    return _plain(SVR(kernel="rbf", epsilon=0.001, C=0.1))
+
+
+def _paper_rf(seed: int) -> Any:
+    from sklearn.ensemble import RandomForestRegressor
+
+    return _plain(RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1))
+
+
 def _gbdt_nas(seed: int) -> Any:
     from seminas.predictors.gbdt import GBDTPredictor
 
@@ -152,13 +217,33 @@ REGRESSORS: dict[str, Regressor] = {
                   "seminas GBDTPredictor (GBDT-NAS's LightGBM settings, with bagging)"),
         Regressor("mlp", _mlp, False,
                   f"seminas MLPPredictor, hidden {MLP_HIDDEN}, {MLP_EPOCHS} epochs"),
+        # the paper's regressors and settings (names of its table in PAPER_NAMES)
+        Regressor("1-nn", _paper_knn(1), True, "paper: k-NN, k=1"),
+        Regressor("7-nn", _paper_knn(7), True, "paper: k-NN, k=7"),
+        Regressor("linear", _paper_linear, True, "paper: linear regression"),
+        Regressor("decision-tree", _paper_tree, False, "paper: decision tree"),
+        Regressor("gb-100", _paper_gb, False, "paper: gradient boosting, 100 estimators"),
+        Regressor("adaboost-100", _paper_ada, False, "paper: AdaBoost, 100 estimators"),
+        Regressor("svr-paper", _paper_svr, True, "paper: SVR, RBF kernel, epsilon 0.001, C 0.1"),
+        Regressor("rf-100", _paper_rf, False, "paper: random forest, 100 trees"),
     )
 }
+PAPER_REGRESSORS = ("1-nn", "7-nn", "linear", "decision-tree", "gb-100", "adaboost-100",
+                    "svr-paper", "rf-100")
 QUICK_REGRESSORS = ("ridge", "random-forest")
 
 
+def violations(y_true: np.ndarray, y_pred: np.ndarray) -> int:
+    """Pairs that the prediction orders strictly against the truth (the paper's count)."""
+    t, p = np.asarray(y_true), np.asarray(y_pred)
+    upper = np.triu(np.ones((len(t), len(t)), dtype=bool), k=1)
+    dt, dp = np.sign(t[:, None] - t[None, :]), np.sign(p[:, None] - p[None, :])
+    return int(((dt * dp < 0) & upper).sum())
+
+
 def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MAE, R², Kendall tau and Spearman rho of predictions against the truth."""
+    """MAE, R², Kendall tau, Spearman rho and the paper's monotonicity score (share of pairs
+    not ordered against the truth) of predictions against the truth."""
     from scipy.stats import kendalltau, spearmanr
     from sklearn.metrics import mean_absolute_error, r2_score
 
@@ -168,13 +253,22 @@ def metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
         "r2": float(r2_score(y_true, y_pred)),
         "kendall_tau": 0.0 if constant else float(kendalltau(y_true, y_pred)[0]),
         "spearman_rho": 0.0 if constant else float(spearmanr(y_true, y_pred)[0]),
+        "violations": violations(y_true, y_pred),
+        "monotonicity": 1.0 - violations(y_true, y_pred) / (len(y_true) * (len(y_true) - 1) / 2),
     }
+
+
+def feature_matrix(bench: Any, features: str) -> np.ndarray:
+    """The ``[440, d]`` matrix of one feature set, ours or the paper's."""
+    if features in PAPER_FEATURE_SETS:
+        return bench.paper_features(PAPER_FEATURE_SETS[features])
+    arch, epochs = FEATURE_SETS[features]
+    return bench.features(arch, epochs)
 
 
 def run_unit(bench: Any, regressor: str, features: str, seed: int) -> dict[str, Any]:
     """Fit one regressor on the training rows of one feature set; score it on the test rows."""
-    arch, epochs = FEATURE_SETS[features]
-    X = bench.features(arch, epochs)
+    X = feature_matrix(bench, features)
     y = bench.target
     model = REGRESSORS[regressor].build(int(seed))
     t0 = time.perf_counter()
@@ -201,10 +295,10 @@ def units(regressors: Sequence[str], features: Sequence[str],
         raise SeminasError(
             f"unknown regressor {unknown[0]!r}: choose from {', '.join(REGRESSORS)}"
         )
-    bad = [f for f in features if f not in FEATURE_SETS]
+    bad = [f for f in features if f not in ALL_FEATURE_SETS]
     if bad:
         raise SeminasError(
-            f"unknown feature set {bad[0]!r}: choose from {', '.join(FEATURE_SETS)}"
+            f"unknown feature set {bad[0]!r}: choose from {', '.join(ALL_FEATURE_SETS)}"
         )
     if not seeds:
         raise SeminasError("a study needs at least one seed, e.g. --seeds 0-4")
@@ -223,14 +317,14 @@ def record_key(record: Any) -> tuple[str, str, int]:
 def open_store(out_dir: str | os.PathLike) -> ResultsStore:
     """The study's results store inside ``out_dir``."""
     return ResultsStore(Path(out_dir) / RECORDS_FILE, KIND, key=record_key,
-                        valid=lambda r: isinstance(r["metrics"], dict))
+                        valid=lambda r: "monotonicity" in r["metrics"])
 
 
 @dataclass
 class StudyOutput:
     records: Path
     results_json: Path
-    summary_md: Path
+    readme: Path
     plot: Path
     units: int
     new_units: int
@@ -271,7 +365,7 @@ def run_study(
     regressors = list(regressors) if regressors else list(
         QUICK_REGRESSORS if quick else REGRESSORS
     )
-    features = list(features) if features else list(FEATURE_SETS)
+    features = list(features) if features else list(ALL_FEATURE_SETS)
     todo_all = units(regressors, features, seeds)
     bench = load_naap440(data_dir)
     out_dir = Path(out).expanduser()
@@ -304,7 +398,7 @@ def run_study(
     return StudyOutput(
         records=store.path,
         results_json=paths["results_json"],
-        summary_md=paths["summary_md"],
+        readme=paths["readme"],
         plot=paths["plot"],
         units=len(records),
         new_units=new,
