@@ -58,6 +58,7 @@ OUTPUT_KINDS = {
     "seminas tts train-supernet": "file",
     "seminas zero-cost study": "dir",
     "seminas naap440 study": "dir",
+    "seminas naap440 early": "dir",
     "seminas oneshot supernet": "dir",
     "seminas oneshot search": "dir",
     "seminas oneshot report": "dir",

@@ -238,10 +238,10 @@ def run_early(
     from seminas.experiments.naap440.early_report import write_report
 
     bad = [b for b in benchmarks if b not in BENCHMARKS]
-    if bad or not benchmarks:
-        raise SeminasError(
-            f"unknown benchmark {bad[0] if bad else ''!r}: choose from {', '.join(BENCHMARKS)}"
-        )
+    if bad:
+        raise SeminasError(f"unknown benchmark {bad[0]!r}: choose from {', '.join(BENCHMARKS)}")
+    if not benchmarks:
+        raise SeminasError(f"name at least one benchmark: {', '.join(BENCHMARKS)}")
     seeds, sizes = [int(s) for s in seeds], [int(n) for n in sizes]
     tasks = {name: load_task(name, data_dir) for name in benchmarks}
     todo_all = [u for t in tasks.values() for u in units(t, regressors, sizes, seeds)]
