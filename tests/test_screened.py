@@ -94,3 +94,68 @@ def test_pseudo_labels_never_cover_an_evaluated_cell(nb201, monkeypatch):
 def test_evolution_tournament_cannot_exceed_population():
     with pytest.raises(Exception, match="tournament_size"):
         make_strategy("predictor-re", population_size=3, tournament_size=5)
+
+
+# -- the training-free score filter ----------------------------------------------------------------
+def _score_file(tmp_path, score):
+    """A score file over every NAS-Bench-201 index (larger = better)."""
+    path = tmp_path / "scores.npz"
+    np.savez(path, index=np.arange(15625), synflow=np.asarray(score, dtype=np.float64),
+             other=np.zeros(15625))
+    return path
+
+
+def _official_index(nb201):
+    from seminas.benchmarks.nb201_table import load_embedded
+
+    space = nb201.space
+    strings = load_embedded().arch_strings()
+    return {space.arch_id(space.validate(s)): i for i, s in enumerate(strings)}
+
+
+@pytest.mark.parametrize("name", SCREENED)
+def test_the_score_filter_keeps_every_evaluation_inside_the_kept_share(nb201, tmp_path, name):
+    """Score = minus the official index, keep 10%: every query (first random cells, moves and
+    restarts) must be one of the 1,563 lowest indices; exact budget, deterministic, no query
+    spent on reading the file."""
+    path = _score_file(tmp_path, -np.arange(15625.0))
+    strategy = quick(name, score_filter=f"file:{path}#synflow", filter_keep=0.1, initial=5)
+    nb201.reset_counts()
+    a = run_search(strategy, nb201, 60, seed=7)
+    assert nb201.num_queries == 60  # reading the score file charged nothing
+    b = run_search(strategy, nb201, 60, seed=7)
+    index = _official_index(nb201)
+    assert len({t.arch_id for t in a.trials}) == 60
+    assert max(index[t.arch_id] for t in a.trials) < 1563
+    assert [t.arch_id for t in a.trials] == [t.arch_id for t in b.trials]
+    assert a.diagnostics["score_filter"]["cells_allowed"] == 1563
+    unfiltered = run_search(quick(name, initial=5), nb201, 60, seed=7)
+    assert max(index[t.arch_id] for t in unfiltered.trials) >= 1563  # the filter did this
+
+
+def test_cells_outside_the_score_file_are_kept(nb201, tmp_path):
+    """The filter removes only what the file scores poorly: a file scoring 100 cells, keep 50%,
+    removes 50 of them and leaves every other cell allowed."""
+    from seminas.benchmarks.nb201_table import load_embedded
+    from seminas.strategies.base import SearchContext
+    from seminas.strategies.score_filter import ScoreFilter
+
+    path = tmp_path / "part.npz"
+    np.savez(path, index=np.arange(100), score=np.arange(100.0))
+    filt = ScoreFilter(SearchContext(nb201.space, nb201, 10), f"file:{path}", 0.5)
+    assert filt.kept == 15625 - 50
+    strings = load_embedded().arch_strings()
+    worst, best, unscored = (nb201.space.validate(strings[i]) for i in (0, 99, 5000))
+    assert not filt.allows(worst) and filt.allows(best) and filt.allows(unscored)
+
+
+@pytest.mark.parametrize("value,match", [
+    ("file:/nonexistent/scores.npz#synflow", "does not exist"),
+    ("synflow", "score_filter"),
+])
+def test_a_bad_score_filter_is_one_line(nb201, tmp_path, value, match):
+    from seminas.errors import SeminasError
+
+    with pytest.raises(SeminasError, match=match) as err:
+        run_search(quick("predictor-ls", score_filter=value), nb201, 20, seed=0)
+    assert "\n" not in str(err.value)

@@ -180,6 +180,29 @@ def test_tiny_study_resumes_and_reports(tmp_path):
         run_study(tmp_path, 5, StudySettings(seed=3, batch_size=16, network="cpu-scale"))
 
 
+def test_a_synflow_only_study_scores_synflow_alone_and_agrees_with_the_full_one(tmp_path):
+    need("cifar10/cifar10-10k.npz")
+    need("nasbench201/test-200ep.csv")
+    from seminas.experiments.zero_cost import StudySettings, run_study
+
+    full = run_study(tmp_path / "full", 4, StudySettings(seed=5, batch_size=8,
+                                                          network="cpu-scale"))
+    only = run_study(tmp_path / "only", 4, StudySettings(seed=5, batch_size=8,
+                                                          network="cpu-scale",
+                                                          scores=("synflow",)))
+    _, all_scores, _ = load_scores(full.scores)
+    index, scores, meta = load_scores(only.scores)
+    assert set(scores) == {"synflow"} and meta["settings"]["scores"] == ["synflow"]
+    assert scores["synflow"].tolist() == all_scores["synflow"].tolist()  # same cells, same seeds
+    summary = json.loads(only.summary_json.read_text())
+    assert summary["scores"] == ["synflow"] and summary["components"] == []
+    assert list(summary["seconds_per_cell"]) == ["synflow", "by_score", "all"]
+    assert "--scores synflow" in summary["command"]
+    assert [p.name for p in only.plots] == ["scatter-synflow.png"]
+    with pytest.raises(SeminasError, match="other settings"):  # a full study there is refused
+        run_study(tmp_path / "only", 4, StudySettings(seed=5, batch_size=8, network="cpu-scale"))
+
+
 def test_bad_study_input_is_one_line():
     from seminas.cli import main
 
@@ -194,3 +217,8 @@ def test_bad_study_input_is_one_line():
     with pytest.raises(SystemExit) as exit_info:
         main(["zero-cost", "study", "--cells", "x", "--out", "/tmp/unused"])
     assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main(["zero-cost", "study", "--scores", "synflow,zico", "--out", "/tmp/unused"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SeminasError, match="unknown training-free score 'zico'"):
+        StudySettings(scores=("zico",))

@@ -21,10 +21,28 @@ def _cells(text: str) -> int | str:
         ) from None
 
 
+def _scores(text: str) -> tuple[str, ...]:
+    from seminas.experiments.zero_cost.study import ALL_SCORES
+
+    names = tuple(n.strip().lower() for n in str(text).split(",") if n.strip())
+    unknown = [n for n in names if n not in ALL_SCORES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown score {', '.join(unknown) or repr(text)}: give a comma-separated list "
+            f"of {', '.join(ALL_SCORES)}"
+        )
+    return tuple(n for n in ALL_SCORES if n in names)
+
+
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """Register ``zero-cost`` (with its ``study`` subcommand) on the main parser's subparsers."""
     from seminas.cli.input import Parser
-    from seminas.experiments.zero_cost import DEFAULT_BATCH_SIZE, DEFAULT_CELLS, NETWORKS
+    from seminas.experiments.zero_cost.study import (
+        ALL_SCORES,
+        DEFAULT_BATCH_SIZE,
+        DEFAULT_CELLS,
+        NETWORKS,
+    )
 
     group = sub.add_parser(
         "zero-cost",
@@ -52,6 +70,10 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--network", choices=tuple(NETWORKS), default="standard",
                    help="standard: 16 channels, 5 cells per stage (the benchmark's); cpu-scale: "
                    "8 channels, 1 cell per stage (for quick checks)")
+    p.add_argument("--scores", type=_scores, default=ALL_SCORES,
+                   help="comma-separated scores to compute (default: all, "
+                   f"{','.join(ALL_SCORES)}); synflow alone is about 4x cheaper, enough for a "
+                   "whole-space filter file")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_study)
@@ -64,7 +86,8 @@ def cmd_study(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         raise SeminasError(f"--threads must be at least 1, got {args.threads}")
-    settings = StudySettings(seed=args.seed, batch_size=args.batch_size, network=args.network)
+    settings = StudySettings(seed=args.seed, batch_size=args.batch_size, network=args.network,
+                             scores=args.scores)
     with progress_for(args.quiet) as progress:
         out = run_study(args.out, args.cells, settings, data_dir=args.data_dir,
                         threads=args.threads, progress=progress)

@@ -73,8 +73,14 @@ from seminas.predictors.graphs import GraphBatch, graphs
 from seminas.predictors.ranking import ALL_LOSSES
 from seminas.strategies.base import SearchContext, Strategy
 from seminas.strategies.candidates import evaluate_random, rank
+from seminas.strategies.score_files import (
+    FILE_PATTERN,
+    catalog_rows,
+    parse_file_spec,
+    read_score_file,
+    space_name,
+)
 
-FILE_PREFIX = "file:"
 COST_LABELS = ("params_m", "macs_m")  # AceNAS's extra pretraining heads: parameters and FLOPs
 
 
@@ -86,7 +92,7 @@ class AceNASConfig(Options):
                          "the unevaluated cells (AceNAS's benchmark code: 0.5)")
     weak_labels: str = opt("free", doc="what the encoder is pretrained on: free (parameters, "
                            "FLOPs, ...) or file:PATH[#name] (a score file)",
-                           pattern=r"free|file:[^#]+(#.+)?",
+                           pattern="free|" + FILE_PATTERN,
                            pattern_text="'free' or 'file:PATH' ('file:PATH#name' picks one "
                            "score array)")
     weak_costs: bool = opt(True, doc="with a score file, also pretrain on parameters and FLOPs")
@@ -227,81 +233,8 @@ def _candidates(ctx: SearchContext, rng: np.random.Generator, size: int,
 def parse_weak_labels(spec: str) -> tuple[str, Path | None, str | None]:
     """``("free", None, None)`` or ``("file", path, name or None)``; a malformed value is a
     one-line error."""
-    text = str(spec).strip()
-    if text == "free":
-        return "free", None, None
-    if text.startswith(FILE_PREFIX) and len(text) > len(FILE_PREFIX):
-        path, _, name = text[len(FILE_PREFIX):].partition("#")
-        if path:
-            return "file", Path(path).expanduser(), name or None
-    raise SeminasError(
-        f"weak_labels={spec!r} is not understood: give 'free' or 'file:PATH' "
-        f"(optionally 'file:PATH#name' to pick one score array of the file)"
-    )
-
-
-def read_score_file(path: Path, name: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(index, score)`` of a weak-label file (non-finite scores become the worst finite one)."""
-    if not path.is_file():
-        raise SeminasError(f"weak-label file {path} does not exist: give an existing .npz "
-                           f"(weak_labels=file:PATH) or weak_labels=free")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as exc:
-        raise SeminasError(f"weak-label file {path} is not a readable .npz ({exc})") from None
-    if "index" not in arrays:
-        raise SeminasError(f"weak-label file {path} has no 'index' array: it needs 'index' and "
-                           f"one score array per name")
-    index = np.asarray(arrays["index"]).ravel()
-    names = sorted(k for k, v in arrays.items() if k not in ("index", "meta")
-                   and v.shape == index.shape and np.issubdtype(v.dtype, np.number))
-    if name is None:
-        if len(names) != 1:
-            found = ", ".join(names) or "none"
-            raise SeminasError(f"weak-label file {path} holds score arrays {found}: pick one "
-                               f"with weak_labels=file:{path}#NAME")
-        name = names[0]
-    elif name not in names:
-        raise SeminasError(f"weak-label file {path} has no score array {name!r} (it has "
-                           f"{', '.join(names) or 'none'})")
-    score = np.asarray(arrays[name], dtype=np.float64)
-    finite = np.isfinite(score)
-    if not finite.any():
-        raise SeminasError(f"weak-label array {name!r} of {path} has no finite score")
-    return index, np.where(finite, score, score[finite].min())
-
-
-def _file_rows(ctx: SearchContext, path: Path, index: np.ndarray) -> np.ndarray:
-    """Catalog rows of the file's cells, in the file's order (a cell unknown to the space is an
-    error naming it)."""
-    space = ctx.space
-    catalog = catalog_for(space)
-    if catalog is None:
-        raise SeminasError(f"weak labels from {path} need a space that lists its cells; "
-                           f"{_name(space)!r} cannot here: use weak_labels=free")
-    if np.issubdtype(index.dtype, np.integer):
-        if _name(space) != "nb201":
-            raise SeminasError(f"{path} gives integer indices (NAS-Bench-201's), but the space "
-                               f"is {_name(space)!r}: give its architecture ids as 'index'")
-        from seminas.benchmarks.nb201_table import load_embedded
-
-        strings = load_embedded().arch_strings()
-        bad = index[(index < 0) | (index >= len(strings))]
-        if len(bad):
-            raise SeminasError(f"{path}: index {int(bad[0])} is not a NAS-Bench-201 index "
-                               f"(0..{len(strings) - 1})")
-        ids = [space.arch_id(space.validate(strings[int(i)])) for i in index]
-    else:
-        ids = [str(i) for i in index]
-    rows = catalog.indices(ids)  # ids outside the catalog are dropped: find the first one
-    if len(rows) != len(ids):
-        missing = next(i for i in ids if not len(catalog.indices([i])))
-        raise SeminasError(f"{path}: cell {missing!r} is not in the search space "
-                           f"{_name(space)!r}")
-    if len(np.unique(rows)) != len(rows):
-        raise SeminasError(f"{path} scores some cell more than once: one row per cell")
-    return rows
+    parsed = parse_file_spec(spec, "weak_labels", "free")
+    return ("free", None, None) if parsed is None else ("file", *parsed)
 
 
 def weak_label_rows(ctx: SearchContext, rng: np.random.Generator,
@@ -313,8 +246,8 @@ def weak_label_rows(ctx: SearchContext, rng: np.random.Generator,
     catalog = catalog_for(space)
     if kind == "file":
         assert path is not None
-        index, score = read_score_file(path, name)
-        rows = _file_rows(ctx, path, index)
+        index, score = read_score_file(path, name, "weak_labels")
+        rows = catalog_rows(ctx, path, index, "weak_labels")
         if 0 < c.pretrain_size < len(rows):
             keep = np.sort(rng.choice(len(rows), size=c.pretrain_size, replace=False))
             rows, score = rows[keep], score[keep]
@@ -335,10 +268,6 @@ def weak_label_rows(ctx: SearchContext, rng: np.random.Generator,
     return graphs(space, archs), np.asarray(free_labels(space, archs), dtype=np.float64)
 
 
-def _name(space: Any) -> str | None:
-    return getattr(space, "name", None)
-
-
 def _has_free_labels(space: Any) -> bool:
     try:
         free_label_names(space)
@@ -350,7 +279,7 @@ def _has_free_labels(space: Any) -> bool:
 def _free_of_rows(space: Any, catalog: Any, rows: np.ndarray) -> np.ndarray:
     """Free labels of catalog rows: from the space's cached table when it is vectorised
     (NAS-Bench-201), else computed for those rows only."""
-    if _name(space) == "nb201":
+    if space_name(space) == "nb201":
         table = catalog_free_labels(space)
         assert table is not None
         return np.asarray(table[rows], dtype=np.float64)

@@ -20,6 +20,7 @@ class Candidates:
     features: np.ndarray
     evaluated: np.ndarray
     _arch: Callable[[int], Any]
+    rows: np.ndarray | None = None  # each candidate's catalog row, where the space lists cells
 
     def __len__(self) -> int:
         return int(self.features.shape[0])
@@ -39,10 +40,10 @@ def draw_candidates(
         seen = catalog.mask(ctx.evaluated_ids)
         fresh = np.flatnonzero(~seen)
         if size <= 0 or size >= len(fresh):
-            return Candidates(catalog.features, seen, catalog.arch)
+            return Candidates(catalog.features, seen, catalog.arch, np.arange(len(catalog)))
         idx = np.sort(rng.choice(fresh, size=size, replace=False))
         return Candidates(catalog.features[idx], np.zeros(size, dtype=bool),
-                          lambda i: catalog.arch(idx[i]))
+                          lambda i: catalog.arch(idx[i]), idx)
     count = size if size > 0 else fallback
     count = min(count, _unseen(ctx, count))
     archs = ctx.space.sample(count, rng, exclude=ctx.evaluated_ids)
@@ -63,12 +64,15 @@ def rank(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def evaluate_random(
-    ctx: SearchContext, rng: np.random.Generator, n: int
+    ctx: SearchContext, rng: np.random.Generator, n: int,
+    draw: Callable[[SearchContext, np.random.Generator, int], list[Any]] | None = None,
 ) -> tuple[list[Any], list[float], np.ndarray]:
     """Evaluate ``n`` random architectures (at least one, at most the remaining budget): the
-    first labeled set of a predictor-based search. Returns them, their scores and features."""
+    first labeled set of a predictor-based search. Returns them, their scores and features.
+    ``draw(ctx, rng, count)``: where they come from (default: the space's uniform sample)."""
     archs, ys = [], []
-    sample = ctx.space.sample(min(max(n, 1), ctx.remaining), rng)
+    count = min(max(n, 1), ctx.remaining)
+    sample = ctx.space.sample(count, rng) if draw is None else draw(ctx, rng, count)
     for arch, record in ctx.evaluate(sample, iteration=0):
         archs.append(arch)
         ys.append(record.search_metric)

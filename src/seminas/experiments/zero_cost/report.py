@@ -61,6 +61,13 @@ def _top_recall(score: np.ndarray, acc: np.ndarray, keep: float) -> float:
     return len(best & kept) / len(best)
 
 
+def score_names(settings: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(the scores a study computed, the DAS components reported beside them)."""
+    scores = [str(n) for n in settings.get("scores", SCORES)]
+    components = list(COMPONENTS) if "das" in scores or "naswot" in scores else []
+    return scores, components
+
+
 def _seconds(records: Sequence[Mapping[str, Any]], group: str) -> dict[str, float]:
     values = np.array([float(r["seconds"][group]) for r in records])
     return {"mean": float(values.mean()), "median": float(np.median(values)),
@@ -75,7 +82,8 @@ def summarize(
 ) -> dict[str, Any]:
     """The report's numbers (see the module docstring) as one JSON-ready dict."""
     index = np.array([int(r["index"]) for r in records])
-    names = list(SCORES) + list(COMPONENTS)
+    computed, components = score_names(settings)
+    names = computed + components
     values = {s: np.array([float(r["scores"][s]) for r in records]) for s in names}
     correlations: dict[str, Any] = {}
     for s in names:
@@ -89,18 +97,22 @@ def summarize(
             }
     acc10 = np.asarray(truth[BEST_BY], dtype=np.float64)[index]
     filters = {s: {f"{k:g}": _top_recall(values[s], acc10, k) for k in KEEP_FRACTIONS}
-               for s in SCORES}
-    taus = {s: correlations[s][BEST_BY]["overall"]["kendall_tau"] for s in SCORES}
+               for s in computed}
+    taus = {s: correlations[s][BEST_BY]["overall"]["kendall_tau"] for s in computed}
     ranked = sorted((t, s) for s, t in taus.items() if t is not None)
-    activation = _seconds(records, "activation")
-    synflow = _seconds(records, "synflow")
+    groups = {"activation (naswot + das, one pass)": "activation", "synflow": "synflow"}
+    seconds = {part: _seconds(records, g) for part, g in groups.items()
+               if g in records[0]["seconds"]}
+    by_score = {s: seconds[next(p for p, g in groups.items()
+                                if g == ("synflow" if s == "synflow" else "activation"))]["mean"]
+                for s in computed}
     return {
         "kind": "zero-cost-nb201",
         "cells": len(records),
         "settings": dict(settings),
         "command": command,
-        "scores": list(SCORES),
-        "components": list(COMPONENTS),
+        "scores": computed,
+        "components": components,
         "descriptions": {s: DESCRIPTIONS[s] for s in names},
         "targets": {ds: f"{ds} test accuracy (%), 200 epochs" for ds in TARGETS},
         "correlations": correlations,
@@ -108,11 +120,9 @@ def summarize(
                    "accuracy", "recall": filters},
         "degenerate": {s: int(np.sum(~np.isfinite(values[s]))) for s in names},
         "seconds_per_cell": {
-            "activation (naswot + das, one pass)": activation,
-            "synflow": synflow,
-            "by_score": {"das": activation["mean"], "naswot": activation["mean"],
-                         "synflow": synflow["mean"]},
-            "all": activation["mean"] + synflow["mean"],
+            **seconds,
+            "by_score": by_score,
+            "all": sum(v["mean"] for v in seconds.values()),
         },
         "best": {"score": ranked[-1][1] if ranked else None,
                  "by": f"Kendall tau with {BEST_BY} test accuracy"},
@@ -134,8 +144,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         f"{st['data']} training images. Regenerate: `{summary['command']}`.",
         "",
         "Kendall τ / Spearman ρ with 200-epoch test accuracy, over all cells of the sample and "
-        "within its top 10% by that accuracy. `das_distinguish` and `das_units` are DAS's two "
-        "atomic metrics (not scores of their own).",
+        "within its top 10% by that accuracy."
+        + (" `das_distinguish` and `das_units` are DAS's two atomic metrics (not scores of "
+           "their own)." if summary["components"] else ""),
         "",
     ]
     for ds in TARGETS:
@@ -161,6 +172,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     lines += ["", "## Seconds per cell (one CPU thread, network construction included)", "",
               "| part | mean | median | max | total |", "|---|---|---|---|---|"]
     for part in ("activation (naswot + das, one pass)", "synflow"):
+        if part not in sec:
+            continue
         v = sec[part]
         lines.append(f"| {part} | {v['mean']:.3f} | {v['median']:.3f} | {v['max']:.3f} | "
                      f"{v['total']:.1f} |")
@@ -172,7 +185,8 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
 
 
 def plot_scatter(
-    records: Sequence[Mapping[str, Any]], truth: Mapping[str, np.ndarray], out_dir: Path
+    records: Sequence[Mapping[str, Any]], truth: Mapping[str, np.ndarray], out_dir: Path,
+    settings: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """``scatter-<score>.png``: each score against CIFAR-10 test accuracy."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -181,7 +195,7 @@ def plot_scatter(
     index = np.array([int(r["index"]) for r in records])
     acc = np.asarray(truth["cifar10"], dtype=np.float64)[index]
     paths = []
-    for s in SCORES:
+    for s in score_names(settings or {})[0]:
         x = np.array([float(r["scores"][s]) for r in records])
         log = s == "synflow"  # spans dozens of orders of magnitude; 0 for cut-off cells
         ok = np.isfinite(x) & (x > 0 if log else True)
@@ -220,7 +234,7 @@ def write_report(
     )
     summary_md = atomic_write_text(out_dir / SUMMARY_MD, render_markdown(summary))
     ordered = sorted(records, key=lambda r: int(r["index"]))
-    names = list(SCORES) + list(COMPONENTS)
+    names = summary["scores"] + summary["components"]
     scores = save_scores(
         out_dir / SCORES_FILE,
         [int(r["index"]) for r in ordered],
@@ -229,4 +243,4 @@ def write_report(
          {s: DESCRIPTIONS[s] for s in names}, "settings": dict(settings), "command": command},
     )
     return {"summary_json": summary_json, "summary_md": summary_md, "scores": scores,
-            "plots": plot_scatter(records, truth, out_dir), "summary": summary}
+            "plots": plot_scatter(records, truth, out_dir, settings), "summary": summary}

@@ -45,6 +45,8 @@ NETWORKS: dict[str, dict[str, int]] = {
     "cpu-scale": {"channels": 8, "cells_per_stage": 1},
 }
 TARGETS = ("cifar10", "cifar100", "ImageNet16-120")
+ALL_SCORES = ("das", "naswot", "synflow")
+ACTIVATION_SCORES = ("das", "naswot")
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,17 @@ class StudySettings:
     batch_size: int = DEFAULT_BATCH_SIZE
     network: str = "standard"
     data: str = DATA_SOURCE
+    # which scores to compute: synflow alone costs about a quarter of all three, so a
+    # whole-space score file (a search filter) can be made in minutes
+    scores: tuple[str, ...] = ALL_SCORES
 
     def __post_init__(self) -> None:
+        from seminas.zero_cost import check_scores
+
+        object.__setattr__(self, "scores", tuple(check_scores(tuple(self.scores))))
+        if not self.scores:
+            raise SeminasError("no score to compute: give at least one of "
+                               f"{', '.join(ALL_SCORES)}")
         if self.network not in NETWORKS:
             raise SeminasError(
                 f"unknown network size {self.network!r}: choose {' or '.join(NETWORKS)}"
@@ -69,7 +80,13 @@ class StudySettings:
             raise SeminasError(f"seed {self.seed} is out of range: give 0..2**32-1")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "network_settings": NETWORKS[self.network]}
+        out = {**asdict(self), "network_settings": NETWORKS[self.network]}
+        # the default (every score) is left out, so records of earlier studies stay valid
+        if self.scores == ALL_SCORES:
+            del out["scores"]
+        else:
+            out["scores"] = list(self.scores)
+        return out
 
 
 @dataclass
@@ -128,18 +145,23 @@ def score_cell(arch: str, index: int, settings: StudySettings, batch: Any) -> di
 
     init = cell_seed(settings.seed, index)
     net_settings = NETWORKS[settings.network]
-    t0 = time.perf_counter()
-    scores = activation_scores(nb201_network(arch, init, net_settings), batch)
-    t1 = time.perf_counter()
-    scores["synflow"] = synflow(nb201_network(arch, init, net_settings), batch)
-    t2 = time.perf_counter()
+    scores: dict[str, float] = {}
+    # network construction included; "activation" serves both NASWOT and DAS
+    seconds: dict[str, float] = {}
+    if any(s in settings.scores for s in ACTIVATION_SCORES):
+        t0 = time.perf_counter()
+        scores.update(activation_scores(nb201_network(arch, init, net_settings), batch))
+        seconds["activation"] = time.perf_counter() - t0
+    if "synflow" in settings.scores:
+        t0 = time.perf_counter()
+        scores["synflow"] = synflow(nb201_network(arch, init, net_settings), batch)
+        seconds["synflow"] = time.perf_counter() - t0
     return {
         "index": int(index),
         "arch": arch,
         "settings": settings.to_dict(),
         "scores": scores,
-        # network construction included; "activation" serves both NASWOT and DAS
-        "seconds": {"activation": t1 - t0, "synflow": t2 - t1},
+        "seconds": seconds,
     }
 
 
@@ -227,4 +249,6 @@ def default_command(n: int, settings: StudySettings) -> str:
     ]
     if settings.network != "standard":
         parts.append(f"--network {settings.network}")
+    if settings.scores != ALL_SCORES:
+        parts.append(f"--scores {','.join(settings.scores)}")
     return " ".join(parts)
