@@ -49,7 +49,9 @@ lists of 20): chosen by reasoning and one comparison on development seeds 1000-1
 (NAS-Bench-201 CIFAR-10, budget 100-200), never on reported seeds. There, every run found the
 global optimum within 100 queries (39 on average; WeakNAS: 83), LambdaRank beat MSE clearly,
 ``explore = 0.5`` was slightly worse, and pretraining on free labels neither helped nor hurt
-(``pretrain_epochs = 0``: 38). One 500-query search takes about 36 s of one CPU core. ``nb101``
+(``pretrain_epochs = 0``: 38). One 500-query search took about 36 s of one CPU core alone on a
+development seed; in the 100-seed bench, two searches side by side took 80 s each at 500 queries
+and about 32 s at 200 (``docs/results/acenas``). ``nb101``
 (100 random cells first, as WeakNAS; pretraining on 10,000 random cells, whose free labels take
 about 12 s to compute; 50,000 random cells ranked per round) is set by reasoning, not measured.
 """
