@@ -218,3 +218,49 @@ def test_the_gnn_trained_with_lambdarank_finds_the_top_of_a_toy_order():
     pred = model.fit(g.take_rows(np.arange(100)), y[:100]).predict(g)
     top = np.argsort(-pred)[:10]
     assert y[top].mean() >= np.quantile(y, 0.95)
+
+
+# -- semi-acenas: the same search with SemiNAS's pseudo-labels in every round -----------------
+def quick_semi(**extra):
+    return make_strategy("semi-acenas", "nb201", **{**QUICK, "pseudo_labels": 200, **extra})
+
+
+def test_semi_acenas_is_exact_and_deterministic(nb201):
+    a = run_search(quick_semi(), nb201, 20, seed=3)
+    b = run_search(quick_semi(), nb201, 20, seed=3)
+    assert len(a.trials) == 20 and len({t.arch_id for t in a.trials}) == 20
+    assert [(t.arch_id, t.predicted) for t in a.trials] == [
+        (t.arch_id, t.predicted) for t in b.trials]
+    plain = run_search(quick(), nb201, 20, seed=3)
+    assert [t.arch_id for t in a.trials[:10]] == [t.arch_id for t in plain.trials[:10]]
+    assert [t.predicted for t in a.trials[10:]] != [t.predicted for t in plain.trials[10:]]
+
+
+def test_semi_acenas_pseudo_labels_only_unevaluated_cells_and_charges_nothing(nb201, monkeypatch):
+    """Each round's second fit sees the evaluated cells ``upsample`` times with their true
+    labels, then ``pseudo_labels`` cells none of which was evaluated, labeled with the first
+    fit's predictions; the search asks the benchmark only its charged queries."""
+    from seminas.predictors.base import row_keys, take_rows
+    from seminas.predictors.gnn import GNNPredictor
+
+    fits = []
+    original = GNNPredictor.fit
+
+    def recording_fit(self, X, y):
+        fits.append((X, np.asarray(y, dtype=np.float64)))
+        return original(self, X, y)
+
+    monkeypatch.setattr(GNNPredictor, "fit", recording_fit)
+    nb201.reset_counts()
+    result = run_search(quick_semi(upsample=3), nb201, 30, seed=2)
+    assert nb201.num_queries == 30
+    truth = {t.arch_id: t.search_metric for t in result.trials}
+    assert len(fits) == 4  # rounds 1 and 2: a plain fit, then the semi-supervised one
+    for (X_plain, y_plain), (X_semi, y_semi) in (fits[0:2], fits[2:4]):
+        n = len(y_plain)
+        assert len(y_semi) == 3 * n + 200
+        assert np.array_equal(y_semi[: 3 * n], np.tile(y_plain, 3))
+        labeled = set(row_keys(X_plain))
+        pseudo = row_keys(take_rows(X_semi, np.arange(3 * n, len(y_semi))))
+        assert not labeled & set(pseudo) and len(set(pseudo)) == 200
+    assert sorted(fits[0][1]) == sorted(truth[t.arch_id] for t in result.trials[:10])

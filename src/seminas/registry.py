@@ -446,6 +446,7 @@ _STRATEGIES = {
     "predictor-re": "seminas.strategies.screened:ScreenedEvolution",
     "seminas-rerank": "seminas.strategies.reranked:RerankedSemiNAS",
     "acenas": "seminas.strategies.acenas:AceNAS",
+    "semi-acenas": "seminas.strategies.acenas:SemiAceNAS",
 }
 _EVALUATORS = {
     "table": "seminas.builtins:TABLE",

@@ -29,6 +29,11 @@ the flat encoding (one edit of a NAS-Bench-201 cell = one position).
 cells by a training-free score file (:mod:`seminas.strategies.score_filter`): no query is spent
 on it, and on NAS-Bench-201 CIFAR-10 a synflow filter brought ``predictor-ls`` to the validation
 optimum in 54.1 queries on average instead of 67.8 (``docs/results/zero-cost/filter``).
+``score_feature=file:PATH#name`` gives the predictor the same score as one more input column
+(:mod:`seminas.strategies.score_feature`). Development seeds 1000-1039, CIFAR-10, budget 200,
+``semi-predictor-ls`` with the synflow filter: mean queries to the validation optimum 52.6
+without the column, 43.1 with it (31 instead of 26 of 40 runs there by 50 queries); not yet
+run on the reported seeds.
 
 Settings (the ``nb201`` preset = the defaults) were chosen on development seeds 1000-1019,
 NAS-Bench-201 CIFAR-10, budget 500, by the queries needed to reach the validation optimum
@@ -53,6 +58,7 @@ from seminas.strategies.candidates import (
     rank,
     unevaluated_moves,
 )
+from seminas.strategies.score_feature import ScoreColumn, make_column
 from seminas.strategies.score_files import FILE_PATTERN
 from seminas.strategies.score_filter import ScoreFilter, make_filter
 
@@ -83,6 +89,11 @@ class ScreenedConfig(Options):
                             "`seminas zero-cost study`)")
     filter_keep: float = opt(0.25, above=0, high=1, doc="share of the scored cells the filter "
                              "keeps")
+    score_feature: str = opt("none", doc="a training-free score file whose score (as a "
+                             "quantile) is one more input of the predictor (none: no column)",
+                             pattern="none|" + FILE_PATTERN,
+                             pattern_text="'none' or 'file:PATH#name' (a score file, e.g. from "
+                             "`seminas zero-cost study`)")
 
 
 @dataclass(frozen=True)
@@ -106,6 +117,7 @@ class _Screened(Strategy):
 
     Config = ScreenedConfig
     _filter: ScoreFilter | None = None
+    _column: ScoreColumn | None = None
 
     def _start(self, ctx: SearchContext, rng: np.random.Generator,
                ) -> tuple[list[Any], list[float], np.ndarray]:
@@ -115,13 +127,30 @@ class _Screened(Strategy):
         if self._filter is not None:
             ctx.diagnostics["score_filter"] = {"file": c.score_filter, "keep": c.filter_keep,
                                                "cells_allowed": self._filter.kept}
+        self._column = make_column(ctx, c.score_feature)
         ctx.set_phase("evaluation")
         draw = None if self._filter is None else self._filter.sample
         return evaluate_random(ctx, rng, c.initial, draw)
 
+    def _inputs(self, F: np.ndarray, archs: list[Any] | None = None,
+                rows: np.ndarray | None = None) -> np.ndarray:
+        """What the predictor sees of cells with flat features ``F``: ``F`` itself, or with
+        ``score_feature`` one more column, the cells' score (by catalog ``rows`` where known)."""
+        if self._column is None:
+            return F
+        column = self._column.of_rows(rows) if rows is not None else self._column.of_archs(
+            list(archs or []))
+        return np.column_stack([F, column])
+
+    def _predict(self, model: Any, ctx: SearchContext, archs: list[Any]) -> np.ndarray:
+        return model.predict(self._inputs(features(ctx.space, archs), archs))
+
     def _fit(self, ctx: SearchContext, rng: np.random.Generator, X: np.ndarray,
-             y: np.ndarray) -> Any:
+             y: np.ndarray, archs: list[Any]) -> Any:
+        """The round's predictor, fitted on the evaluated cells (flat features ``X`` of
+        ``archs``) and, with ``pseudo_labels``, on pseudo-labeled unevaluated ones."""
         c = self.config
+        X = self._inputs(X, archs)
         options = {
             "gbdt": {"min_data_in_leaf": c.gbdt_min_data_in_leaf},
             "mlp": {"hidden": tuple(c.mlp_hidden), "epochs": c.mlp_epochs},
@@ -133,7 +162,11 @@ class _Screened(Strategy):
             return teacher
         ctx.set_phase("pseudo-labeling")
         unlabeled = draw_candidates(ctx, rng, c.pseudo_labels, c.pseudo_labels)
-        U = unlabeled.features[~unlabeled.evaluated]  # never an evaluated cell
+        fresh = ~unlabeled.evaluated  # never an evaluated cell
+        U = self._inputs(unlabeled.features[fresh], [unlabeled.arch(i) for i in
+                                                     np.flatnonzero(fresh)]
+                         if unlabeled.rows is None else None,
+                         None if unlabeled.rows is None else unlabeled.rows[fresh])
         X_mix = np.concatenate([np.tile(X, (c.upsample, 1)), U])
         y_mix = np.concatenate([np.tile(y, c.upsample), teacher.predict(U)])
         ctx.set_phase("training")
@@ -192,7 +225,7 @@ class ScreenedLocalSearch(_Screened):
         iteration = 0
         while True:
             iteration += 1
-            model = self._fit(ctx, rng, X, np.asarray(ys))
+            model = self._fit(ctx, rng, X, np.asarray(ys), archs)
             ctx.set_phase("prediction")
             moves = self._neighbours(ctx, rng, archs[best])
             restart = not moves
@@ -200,7 +233,7 @@ class ScreenedLocalSearch(_Screened):
                 optima.append(X[best])
                 new, scores = self._restart(ctx, rng, model, np.stack(optima), far_from)
             else:
-                predicted = model.predict(features(space, moves))
+                predicted = self._predict(model, ctx, moves)
                 order = rank(predicted, rng)[: min(c.per_iteration, ctx.remaining)]
                 new, scores = [moves[i] for i in order], predicted[order]
             ctx.diagnostics["iterations"].append({
@@ -224,7 +257,9 @@ class ScreenedLocalSearch(_Screened):
                  optima: np.ndarray, far_from: _FarFromOptima) -> tuple[list[Any], np.ndarray]:
         c = self.config
         pool = draw_candidates(ctx, rng, c.pool, c.fallback_pool)
-        scores = np.where(pool.evaluated, -np.inf, model.predict(pool.features))
+        inputs = self._inputs(pool.features, None if pool.rows is not None else
+                              [pool.arch(i) for i in range(len(pool))], pool.rows)
+        scores = np.where(pool.evaluated, -np.inf, model.predict(inputs))
         if self._filter is not None:
             allowed = self._filter.allowed_rows(pool.rows, (pool.arch(i) for i in range(len(pool))))
             if np.isfinite(scores[allowed]).any():  # else every allowed cell is evaluated
@@ -258,7 +293,7 @@ class ScreenedEvolution(_Screened):
         cycle = 0
         while True:
             cycle += 1
-            model = self._fit(ctx, rng, X, np.asarray(ys))
+            model = self._fit(ctx, rng, X, np.asarray(ys), archs)
             ctx.set_phase("prediction")
             children: list[Any] = []
             predicted: list[float] = []
@@ -273,7 +308,7 @@ class ScreenedEvolution(_Screened):
                     moves = self._filter.sample(ctx, rng, 1, exclude=taken)
                 if not moves:  # a parent with every neighbour evaluated: a fresh random cell
                     moves = space.sample(1, rng, exclude=ctx.evaluated_ids | taken)
-                scores = model.predict(features(space, moves))
+                scores = self._predict(model, ctx, moves)
                 best = int(rank(scores, rng)[0])
                 children.append(moves[best])
                 predicted.append(float(scores[best]))
