@@ -161,6 +161,18 @@ def test_a_bad_score_filter_is_one_line(nb201, tmp_path, value, match):
     assert "\n" not in str(err.value)
 
 
+@pytest.mark.parametrize("value,match", [
+    ("file:/nonexistent/scores.npz#synflow", "does not exist"),
+    ("synflow", "score_feature"),
+])
+def test_a_bad_score_feature_is_one_line(nb201, value, match):
+    from seminas.errors import SeminasError
+
+    with pytest.raises(SeminasError, match=match) as err:
+        run_search(quick("predictor-ls", score_feature=value), nb201, 20, seed=0)
+    assert "\n" not in str(err.value)
+
+
 def _oracle_scores(nb201):
     """The table's own search metric by official index: a score that is the answer itself."""
     from seminas.benchmarks.nb201_table import load_embedded

@@ -17,10 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from seminas.errors import SeminasError
-from seminas.predictors.catalog import catalog_for
 from seminas.strategies.base import SearchContext
-from seminas.strategies.score_files import catalog_rows, parse_file_spec, read_score_file
+from seminas.strategies.score_files import parse_file_spec, scored_catalog_rows
 
 OPTION = "score_feature"
 
@@ -29,14 +27,7 @@ class ScoreColumn:
     """Each catalog cell's score quantile; :meth:`of_rows` and :meth:`of_archs` give a column."""
 
     def __init__(self, ctx: SearchContext, spec: str) -> None:
-        parsed = parse_file_spec(spec, OPTION, "none")
-        if parsed is None:
-            raise SeminasError(f"{OPTION}='none' needs no column")
-        path, name = parsed
-        index, score = read_score_file(path, name, OPTION)
-        rows = catalog_rows(ctx, path, index, OPTION)
-        catalog = catalog_for(ctx.space)
-        assert catalog is not None  # catalog_rows refused a space without one
+        catalog, rows, score = scored_catalog_rows(ctx, spec, OPTION)
         order = np.argsort(np.argsort(score, kind="stable"), kind="stable")
         quantile = order / max(len(score) - 1, 1)
         self.values = np.zeros(len(catalog), dtype=np.float64)

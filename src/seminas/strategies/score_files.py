@@ -112,5 +112,21 @@ def catalog_rows(ctx: SearchContext, path: Path, index: np.ndarray,
     return rows
 
 
+def scored_catalog_rows(ctx: SearchContext, spec: str, option: str,
+                        ) -> tuple[Any, np.ndarray, np.ndarray]:
+    """``(catalog, rows, score)`` of an option's ``file:PATH[#name]``: the space's catalog, the
+    file's cells as catalog rows and their scores (the shared first step of a filter and a
+    score column)."""
+    parsed = parse_file_spec(spec, option, "none")
+    if parsed is None:
+        raise SeminasError(f"{option}='none' names no score file")
+    path, name = parsed
+    index, score = read_score_file(path, name, option)
+    rows = catalog_rows(ctx, path, index, option)
+    catalog = catalog_for(ctx.space)
+    assert catalog is not None  # catalog_rows refused a space without one
+    return catalog, rows, score
+
+
 __all__ = ["FILE_PATTERN", "FILE_PREFIX", "catalog_rows", "parse_file_spec", "read_score_file",
-           "space_name"]
+           "scored_catalog_rows", "space_name"]

@@ -18,10 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from seminas.errors import SeminasError
-from seminas.predictors.catalog import catalog_for
 from seminas.strategies.base import SearchContext
-from seminas.strategies.score_files import catalog_rows, parse_file_spec, read_score_file
+from seminas.strategies.score_files import parse_file_spec, scored_catalog_rows
 
 OPTION = "score_filter"
 
@@ -30,14 +28,7 @@ class ScoreFilter:
     """Which catalog rows a search may evaluate; :meth:`allows` asks it of one architecture."""
 
     def __init__(self, ctx: SearchContext, spec: str, keep: float) -> None:
-        parsed = parse_file_spec(spec, OPTION, "none")
-        if parsed is None:
-            raise SeminasError(f"{OPTION}='none' needs no filter")
-        path, name = parsed
-        index, score = read_score_file(path, name, OPTION)
-        rows = catalog_rows(ctx, path, index, OPTION)
-        catalog = catalog_for(ctx.space)
-        assert catalog is not None  # catalog_rows refused a space without one
+        catalog, rows, score = scored_catalog_rows(ctx, spec, OPTION)
         threshold = np.quantile(score, 1.0 - float(keep), method="higher")
         self.allowed = np.ones(len(catalog), dtype=bool)
         self.allowed[rows] = score >= threshold
