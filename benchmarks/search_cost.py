@@ -4,8 +4,11 @@ of the leading strategy in at most 30 s of CPU on one core).
     OMP_NUM_THREADS=1 python benchmarks/search_cost.py --strategies predictor-ls \
         --budget 500 --seeds 0-4 --out docs/results/screened-cost
 
-Runs each search in this process on one thread (table loaded once, not counted) and prints and
-saves (``cost.json``) the process CPU time and wall time per run; run it alone on the machine.
+A strategy may carry option overrides as in ``seminas bench --strategies``
+(``"semi-predictor-ls[score_filter=file:F#synflow;filter_keep=0.1]"``). Runs each search in
+this process on one thread (table loaded once, not counted; a score file is read inside the
+search, so it is counted) and prints and saves (``cost.json``) the process CPU time and wall
+time per run; run it alone on the machine.
 """
 
 from __future__ import annotations
@@ -28,15 +31,19 @@ def main() -> None:
     import torch
 
     from seminas.benchmarks.factory import make_evaluator
+    from seminas.experiments.plan import Variant, split_variants
     from seminas.experiments.seeds import parse_seeds
     from seminas.strategies import default_preset, make_strategy, run_search
 
     torch.set_num_threads(1)
     evaluator = make_evaluator("nb201", dataset=args.dataset)
     rows = []
-    for name in args.strategies.split(","):
+    for text in split_variants(args.strategies):
+        variant = Variant.parse(text)
+        name = variant.label or variant.strategy
         for seed in parse_seeds(args.seeds):
-            strategy = make_strategy(name, default_preset(name, "nb201"))
+            strategy = make_strategy(variant.strategy, default_preset(variant.strategy, "nb201"),
+                                     **dict(variant.overrides))
             cpu, wall = time.process_time(), time.perf_counter()
             result = run_search(strategy, evaluator, args.budget, seed=seed)
             row = {"strategy": name, "seed": seed, "budget": args.budget,

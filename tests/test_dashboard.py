@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -195,6 +196,9 @@ def test_the_command_prints_its_url_serves_and_stops_on_ctrl_c(study_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "seminas.cli", "dashboard", str(study_path), "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A suite started in the background (``pytest &``) ignores SIGINT, and a child would
+        # inherit that; Ctrl-C is what this test is about, so the child gets the default back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         line = proc.stdout.readline()
