@@ -16,8 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
+
+
+def _fail(exc: Exception) -> None:
+    """Bad input ends in one line on stderr and exit code 2, as the CLI does."""
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def main() -> None:
@@ -31,6 +38,7 @@ def main() -> None:
     import torch
 
     from seminas.benchmarks.factory import make_evaluator
+    from seminas.errors import SeminasError
     from seminas.experiments.plan import Variant, split_variants
     from seminas.experiments.seeds import parse_seeds
     from seminas.strategies import default_preset, make_strategy, run_search
@@ -38,14 +46,23 @@ def main() -> None:
     torch.set_num_threads(1)
     evaluator = make_evaluator("nb201", dataset=args.dataset)
     rows = []
-    for text in split_variants(args.strategies):
-        variant = Variant.parse(text)
+    try:  # every strategy and option is checked before the first timed search
+        variants = [Variant.parse(text) for text in split_variants(args.strategies)]
+        for v in variants:
+            make_strategy(v.strategy, default_preset(v.strategy, "nb201"), **dict(v.overrides))
+        seeds = parse_seeds(args.seeds)
+    except SeminasError as exc:
+        _fail(exc)
+    for variant in variants:
         name = variant.label or variant.strategy
-        for seed in parse_seeds(args.seeds):
+        for seed in seeds:
             strategy = make_strategy(variant.strategy, default_preset(variant.strategy, "nb201"),
                                      **dict(variant.overrides))
             cpu, wall = time.process_time(), time.perf_counter()
-            result = run_search(strategy, evaluator, args.budget, seed=seed)
+            try:  # a score file is read inside the search
+                result = run_search(strategy, evaluator, args.budget, seed=seed)
+            except SeminasError as exc:
+                _fail(exc)
             row = {"strategy": name, "seed": seed, "budget": args.budget,
                    "cpu_seconds": round(time.process_time() - cpu, 2),
                    "wall_seconds": round(time.perf_counter() - wall, 2),
