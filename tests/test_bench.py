@@ -133,6 +133,18 @@ def test_optimum_fraction_and_queries_on_a_constructed_case() -> None:
     other = table[table.method == "other"].set_index("budget")
     assert (other.optimum_fraction == 0).all()
     assert other.queries_to_optimum.isna().all()  # shown as "—"
+    # The best search metric is its own column, read from the search curve, not the report's.
+    searched = [
+        _fake(0, ["a", "b"], [5.0, 6.0]),
+        _fake(1, ["a", "b"], [7.0, 7.0]),
+    ]
+    searched[0]["trajectory"]["best_search"] = [1.0, 3.0]
+    searched[1]["trajectory"]["best_search"] = [2.0, 2.0]
+    s = summarize(searched, info, budgets=(1, 2)).set_index("budget")
+    assert s.loc[2, "search_mean"] == pytest.approx(2.5)
+    assert s.loc[2, "search_sem"] == pytest.approx(np.std([3.0, 2.0], ddof=1) / np.sqrt(2))
+    assert s.loc[1, "search_mean"] == pytest.approx(1.5)
+    assert s.loc[2, "report_mean"] == pytest.approx(6.5) and s.loc[2, "search_n"] == 2
     # The run budget itself is always a row, even when not among the requested budgets.
     assert list(summarize(runs, info, budgets=(2,)).query("method == 'm'").budget) == [2, 4]
 
@@ -199,6 +211,9 @@ def test_summary_numbers_match_a_hand_computation(small_bench) -> None:
         assert row["runs"] == 4
         assert row["report_mean"] == pytest.approx(np.mean(chosen))
         assert row["report_std"] == pytest.approx(np.std(chosen, ddof=1))
+        searched = [x["trajectory"]["best_search"][b - 1] for x in runs]
+        assert row["search_mean"] == pytest.approx(np.mean(searched))
+        assert row["search_sem"] == pytest.approx(np.std(searched, ddof=1) / 2)
         found = [x for x in runs if optimum & set(x["arch_ids"][:b])]
         assert row["optimum_fraction"] == pytest.approx(len(found) / 4)
     row10 = next(r for r in summary["rows"] if r["strategy"] == "re" and r["budget"] == 10)

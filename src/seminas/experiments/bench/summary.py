@@ -1,7 +1,8 @@
 """A bench's summary: per method and query budget, the report metric of the architecture
-chosen after *b* queries (mean, std, standard error over runs), how often the global optimum
-was found and how fast -- as ``summary.md`` for people and ``summary.json`` for scripts, with
-the command that regenerates them."""
+chosen after *b* queries (mean, std, standard error over runs), the best search metric itself
+(what the strategies maximise, so a comparison a test-set coincidence cannot decide), how often
+the global optimum was found and how fast -- as ``summary.md`` for people and ``summary.json``
+for scripts, with the command that regenerates them."""
 
 from __future__ import annotations
 
@@ -55,13 +56,22 @@ def group_runs(
     return out
 
 
-def _chosen_report(line: Mapping[str, Any], b: int) -> float | None:
-    """Report metric of the best-by-search architecture among the first ``b`` queries."""
-    reports = line["trajectory"]["best_report"]
-    if not reports:
+def _after(line: Mapping[str, Any], b: int, curve: str) -> float | None:
+    """A trajectory value after the first ``b`` queries: ``best_report`` (the report metric of
+    the best-by-search architecture) or ``best_search`` (that architecture's search metric)."""
+    values = line["trajectory"].get(curve) or []
+    if not values:
         return None
-    value = reports[min(b, len(reports)) - 1]
+    value = values[min(b, len(values)) - 1]
     return None if value is None else float(value)
+
+
+def _spread(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean, sample std (ddof=1) and standard error; NaN where too few values."""
+    n = len(values)
+    std = float(values.std(ddof=1)) if n > 1 else math.nan
+    mean = float(values.mean()) if n else math.nan
+    return mean, std, std / math.sqrt(n) if n > 1 else math.nan
 
 
 def _queries_to(line: Mapping[str, Any], targets: set[str]) -> int | None:
@@ -79,9 +89,10 @@ def summarize(
 ) -> pd.DataFrame:
     """One row per method x budget ``b`` (the listed budgets up to the run budget, plus the run
     budget itself): report metric of the choice after ``b`` queries (mean, std over runs with
-    ddof=1, standard error), fraction of runs whose first ``b`` queries contain the global
-    optimum, and mean queries to reach it among those runs. Without ``benchmark_info`` (or an
-    optimum in it) the optimum columns are NaN."""
+    ddof=1, standard error), the same of the best search metric (``search_*``), fraction of
+    runs whose first ``b`` queries contain the global optimum, and mean queries to reach it
+    among those runs. Without ``benchmark_info`` (or an optimum in it) the optimum columns are
+    NaN."""
     import pandas as pd
 
     targets = set((benchmark_info or {}).get("optimum_ids") or [])
@@ -94,10 +105,15 @@ def summarize(
         search_hits = [_queries_to(r, search_targets) for r in runs]
         for b in row_budgets:
             values = np.array(
-                [v for v in (_chosen_report(r, b) for r in runs) if v is not None], dtype=float
+                [v for v in (_after(r, b, "best_report") for r in runs) if v is not None],
+                dtype=float,
             )
-            n = len(values)
-            std = float(values.std(ddof=1)) if n > 1 else math.nan
+            searched = np.array(
+                [v for v in (_after(r, b, "best_search") for r in runs) if v is not None],
+                dtype=float,
+            )
+            mean, std, sem = _spread(values)
+            search_mean, search_std, search_sem = _spread(searched)
             reached = [q for q in hits if q is not None and q <= b]
             reached_search = [q for q in search_hits if q is not None and q <= b]
             rows.append(
@@ -108,10 +124,14 @@ def summarize(
                     "config_key": key,
                     "budget": b,
                     "runs": len(runs),
-                    "report_n": n,
-                    "report_mean": float(values.mean()) if n else math.nan,
+                    "report_n": len(values),
+                    "report_mean": mean,
                     "report_std": std,
-                    "report_sem": std / math.sqrt(n) if n > 1 else math.nan,
+                    "report_sem": sem,
+                    "search_n": len(searched),
+                    "search_mean": search_mean,
+                    "search_std": search_std,
+                    "search_sem": search_sem,
                     "optimum_found": len(reached) if targets else math.nan,
                     "optimum_fraction": len(reached) / len(runs) if targets else math.nan,
                     "queries_to_optimum": float(np.mean(reached)) if reached else math.nan,
@@ -123,7 +143,8 @@ def summarize(
             )
     columns = [
         "method", "strategy", "preset", "config_key", "budget", "runs", "report_n",
-        "report_mean", "report_std", "report_sem", "optimum_found", "optimum_fraction",
+        "report_mean", "report_std", "report_sem", "search_n", "search_mean", "search_std",
+        "search_sem", "optimum_found", "optimum_fraction",
         "queries_to_optimum", "search_optimum_found", "queries_to_search_optimum",
     ]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
@@ -203,14 +224,17 @@ def render_summary(table: pd.DataFrame, info: Mapping[str, Any], command: str | 
         "",
         "For each method and query budget *b*: **report metric** is that metric of the "
         "architecture with the best search metric among the run's first *b* queries "
-        "(mean ± std over runs); **found optimum** is the fraction of runs whose first *b* "
-        "queries include the global optimum; **queries to optimum** is the mean number of "
-        "queries those runs needed (— if none); **found search optimum** and **queries to it** "
-        "are the same for the architecture(s) with the highest search metric.",
+        "(mean ± std over runs); **best search metric** is the search metric of that "
+        "architecture, what the search maximises (a tie on it is broken by query order, so the "
+        "report metric of tied cells is a coin flip the search cannot see); **found optimum** "
+        "is the fraction of runs whose first *b* queries include the global optimum; "
+        "**queries to optimum** is the mean number of queries those runs needed (— if none); "
+        "**found search optimum** and **queries to it** are the same for the architecture(s) "
+        "with the highest search metric.",
         "",
-        "| method | budget b | report metric (mean ± std) | found optimum | "
-        "queries to optimum | found search optimum | queries to it | runs |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| method | budget b | report metric (mean ± std) | best search metric (mean ± std) | "
+        "found optimum | queries to optimum | found search optimum | queries to it | runs |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in table.itertuples(index=False):
         report = _fmt(row.report_mean)
@@ -218,6 +242,9 @@ def render_summary(table: pd.DataFrame, info: Mapping[str, Any], command: str | 
             report += f" ± {_fmt(row.report_std)}"
         if row.report_n != row.runs:
             report += f" ({row.report_n} with a value)"
+        searched = _fmt(row.search_mean, 3)
+        if not math.isnan(row.search_std):
+            searched += f" ± {_fmt(row.search_std, 3)}"
         if math.isnan(row.optimum_fraction):
             found = "—"
         else:
@@ -227,7 +254,7 @@ def render_summary(table: pd.DataFrame, info: Mapping[str, Any], command: str | 
         else:
             found_search = f"{int(row.search_optimum_found)}/{row.runs}"
         lines.append(
-            f"| {row.method} | {row.budget} | {report} | {found} | "
+            f"| {row.method} | {row.budget} | {report} | {searched} | {found} | "
             f"{_fmt(row.queries_to_optimum, 1)} | {found_search} | "
             f"{_fmt(row.queries_to_search_optimum, 1)} | {row.runs} |"
         )
