@@ -130,6 +130,10 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{path}: no summary.json there; give a bench folder or a peers .json")
         if path.suffix == ".json" and not path.is_file():
             parser.error(f"{path}: no such peers table")
+        try:
+            json.loads((path if path.suffix == ".json" else path / "summary.json").read_text())
+        except (OSError, ValueError) as err:
+            parser.error(f"{path}: not readable JSON ({err}); regenerate it with its bench")
     for dataset, methods in collect(args.paths).items():
         print(f"\n#### {dataset} ({args.metric} metric)\n")
         print(lead_table(methods, args.metric))

@@ -71,3 +71,12 @@ def test_a_missing_summary_is_a_one_line_usage_error(lead, tmp_path: Path, capsy
         lead.main([str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2
     assert "nowhere: no summary.json there" in capsys.readouterr().err
+
+
+def test_a_corrupt_summary_is_a_one_line_usage_error(lead, tmp_path: Path, capsys) -> None:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "summary.json").write_text("{not json")
+    with pytest.raises(SystemExit) as exit_info:
+        lead.main([str(folder)])
+    assert exit_info.value.code == 2 and "not readable JSON" in capsys.readouterr().err
