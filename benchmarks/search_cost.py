@@ -3,6 +3,8 @@ of the leading strategy in at most 30 s of CPU on one core).
 
     OMP_NUM_THREADS=1 python benchmarks/search_cost.py --strategies predictor-ls \
         --budget 500 --seeds 0-4 --out docs/results/screened-cost
+    OMP_NUM_THREADS=1 python benchmarks/search_cost.py --space nb101 --dataset subset-20k \
+        --strategies semi-acenas --seeds 0-1 --out docs/results/peers-nb101-subset/cost
 
 A strategy may carry option overrides as in ``seminas bench --strategies``
 (``"semi-predictor-ls[score_filter=file:F#synflow;filter_keep=0.1]"``). Runs each search in
@@ -30,6 +32,7 @@ def _fail(exc: Exception) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--strategies", default="predictor-ls")
+    parser.add_argument("--space", default="nb201", help="nb201, or nb101 with subset-20k")
     parser.add_argument("--dataset", default="cifar10")
     parser.add_argument("--budget", type=int, default=500)
     parser.add_argument("--seeds", default="0-4")
@@ -44,9 +47,9 @@ def main() -> None:
     from seminas.strategies import default_preset, make_strategy, run_search
 
     torch.set_num_threads(1)
-    evaluator = make_evaluator("nb201", dataset=args.dataset)
     rows = []
-    try:  # every strategy and option is checked before the first timed search
+    try:  # the table, every strategy and option are checked before the first timed search
+        evaluator = make_evaluator(args.space, dataset=args.dataset)
         variants = [Variant.parse(text) for text in split_variants(args.strategies)]
         for v in variants:
             make_strategy(v.strategy, default_preset(v.strategy, "nb201"), **dict(v.overrides))
@@ -63,7 +66,8 @@ def main() -> None:
                 result = run_search(strategy, evaluator, args.budget, seed=seed)
             except SeminasError as exc:
                 _fail(exc)
-            row = {"strategy": name, "seed": seed, "budget": args.budget,
+            row = {"strategy": name, "space": args.space, "dataset": args.dataset,
+                   "seed": seed, "budget": args.budget,
                    "cpu_seconds": round(time.process_time() - cpu, 2),
                    "wall_seconds": round(time.perf_counter() - wall, 2),
                    "best_search_metric": result.best.search_metric,
