@@ -38,6 +38,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0-4")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.budget < 1:
+        _fail(ValueError(f"--budget {args.budget}: give at least 1 query"))
+    if args.out and args.out.exists() and not args.out.is_dir():
+        _fail(ValueError(f"--out {args.out} is a file: give a folder for cost.json"))
     import torch
 
     from seminas.benchmarks.factory import make_evaluator
@@ -74,9 +78,9 @@ def main() -> None:
                    "omp_threads": os.environ.get("OMP_NUM_THREADS")}
             rows.append(row)
             print(json.dumps(row), flush=True)
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "cost.json").write_text(json.dumps(rows, indent=1) + "\n")
+            if args.out:  # after every search: an interrupted measurement keeps its finished rows
+                args.out.mkdir(parents=True, exist_ok=True)
+                (args.out / "cost.json").write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":

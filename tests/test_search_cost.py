@@ -37,3 +37,13 @@ def test_an_unknown_strategy_or_space_is_one_line_and_exit_2() -> None:
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), done.stderr
         assert args[1] in lines[0]
+
+
+def test_a_bad_budget_or_an_out_that_is_a_file_is_one_line_and_exit_2(tmp_path) -> None:
+    afile = tmp_path / "taken"
+    afile.write_text("x")
+    for args, named in ((["--budget", "0"], "--budget 0"), (["--out", str(afile)], str(afile))):
+        done = _run("--strategies", "rs", "--seeds", "0", *args)
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and named in lines[0], done.stderr

@@ -59,9 +59,10 @@ about 12 s to compute; 50,000 random cells ranked per round) is set by reasoning
 the fitted ranker, refit on the evaluated cells x ``upsample`` plus those). On development seeds
 1000-1019 (CIFAR-10, synflow weak labels, budget 100) it was worse than ``acenas``: validation
 optimum by 50 queries in 9 instead of 16 of 20 runs (94.27 against 94.37 test accuracy). On
-NAS-Bench-101's 20,001-cell subset (seeds 0-99, ``nb201`` settings, free weak labels) both are
-level and ahead of every other peer at 50-500 queries; ``semi-acenas`` found the optimum in all
-100 runs (``docs/results/peers-nb101-subset``).
+NAS-Bench-101's 20,001-cell subset (seeds 0-99, ``nb201`` settings, free weak labels) the two
+are level and ahead of every other peer (``semi-acenas`` at 50-500 queries, ``acenas``, run to
+200, at 50-200); ``semi-acenas`` found the optimum in all 100 runs
+(``docs/results/peers-nb101-subset``).
 """
 
 from __future__ import annotations
